@@ -1,0 +1,27 @@
+# moat_add_library(NAME SRCS a.cc b.cc DEPS moat::core ...)
+# Creates target moat_NAME with alias moat::NAME; includes are rooted at src/.
+function(moat_add_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(moat_${name} STATIC ${ARG_SRCS})
+  add_library(moat::${name} ALIAS moat_${name})
+  target_include_directories(moat_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(moat_${name} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# moat_add_test(NAME SRCS x_test.cc DEPS moat::text LABELS unit)
+function(moat_add_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_SRCS)
+    set(ARG_SRCS ${name}.cc)
+  endif()
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    MOAT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    MOAT_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+endfunction()
