@@ -67,5 +67,13 @@ TEST(JsonWriter, DoubleTrimsAndRounds) {
   EXPECT_EQ(out, "[0.123,0,null]");
 }
 
+// Regression: fixed notation of 1e300 overflowed the buffer and wrote garbage.
+TEST(JsonWriter, HugeDoubleFallsBackToShortestForm) {
+  std::string out;
+  JsonWriter w(out);
+  w.Double(1e300, 4);
+  EXPECT_EQ(out, "1e+300");
+}
+
 }  // namespace
 }  // namespace moat

@@ -123,6 +123,12 @@ void JsonWriter::Double(double v, int decimals) {
   }
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+  if (r.ec != std::errc()) {
+    // Too wide for fixed notation (|v| >= ~1e59): shortest round-trip form.
+    r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+    return;
+  }
   char* end = r.ptr;
   char* dot = buf;
   while (dot < end && *dot != '.') ++dot;
