@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make bench`: throughput and memory figures on one generated log of at least
+# a million exchanges. Figures, not pass/fail: the machine is shared and noisy,
+# so compare the ratios against the read-only floor measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+MOAT=$BUILD/moat
+CORPORA=${CORPORA:-../shared/corpora}
+DIR=${BENCH_DIR:-out/bench}
+SCALE=${BENCH_SCALE:-3}
+RUNS=${BENCH_RUNS:-5}
+mkdir -p "$DIR"
+
+LOG=$DIR/seed-x$SCALE.jsonl
+if [ ! -s "$LOG" ]; then
+  echo "== generating the benchmark log (scenario seed, scale $SCALE, 7 days, seed 7)"
+  "$MOAT" simulate --scenario seed --scale "$SCALE" --days 7 --seed 7 --corpora "$CORPORA" --out "$DIR/sim"
+  mv "$DIR/sim/log.jsonl" "$LOG"
+  mv "$DIR/sim/truth.jsonl" "$DIR/seed-x$SCALE.truth.jsonl"
+fi
+lines=$(wc -l < "$LOG")
+if [ "$lines" -lt 1000000 ]; then
+  echo "bench: $LOG has only $lines lines; raise BENCH_SCALE" >&2
+  exit 1
+fi
+
+echo
+echo "== pipeline: read-only floor, decode-only, full scan (one core, median of $RUNS)"
+"$BUILD/bench/pipeline_bench" "$LOG" "$DIR/scan" "$RUNS"
+
+echo
+echo "== peak memory of a full 'moat scan'"
+/usr/bin/time -f "peak RSS %M KB, wall %e s" "$MOAT" scan --quiet --input "$LOG" --out "$DIR/scan-cli" 2>&1 | tail -1
+python3 - "$DIR/scan-cli/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"scan: {s['exchanges']} exchanges, {s['accounts']} accounts, {s['exchanges_per_second']:.0f} exchanges/s")
+PY
+
+if [ -x "$BUILD/bench/micro_bench" ]; then
+  echo
+  echo "== kernels (Google Benchmark)"
+  "$BUILD/bench/micro_bench" --benchmark_min_time=0.2
+fi
