@@ -1,0 +1,327 @@
+#include "moat/engine/engine.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+
+#include "moat/core/check.h"
+#include "moat/core/json_writer.h"
+#include "moat/core/time.h"
+
+namespace moat::engine {
+namespace {
+
+// First multiple of `step` strictly after t.
+EventTime NextBoundary(EventTime t, EventTime step) {
+  EventTime q = t / step;
+  if (t % step != 0 && t < 0) --q;
+  return (q + 1) * step;
+}
+
+// Singular; the caller adds the plural s.
+const char* SignalNoun(features::LinkKind k) {
+  switch (k) {
+    case features::LinkKind::kPayment: return "payment instrument";
+    case features::LinkKind::kEmailDomain: return "uncommon e-mail domain";
+    case features::LinkKind::kOrg: return "organisation";
+    case features::LinkKind::kSubnet: return "subnet";
+    case features::LinkKind::kTlsFingerprint: return "TLS fingerprint";
+    case features::LinkKind::kSystemPrompt: return "system prompt";
+  }
+  return "attribute";
+}
+
+Status WriteFile(const std::string& path, const std::string& data) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  const size_t n = std::fwrite(data.data(), 1, data.size(), f);
+  const bool ok = n == data.size() && std::fclose(f) == 0;
+  if (!ok) return Status::Error("cannot write " + path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Engine::Engine(DetectorConfig cfg) : cfg_(cfg), linker_(cfg.link) {
+  MOAT_CHECK(cfg_.score_tick > 0 && cfg_.link_tick >= cfg_.score_tick);
+}
+
+void Engine::Consume(std::span<const Exchange> batch) {
+  MOAT_CHECK(!finished_);
+  for (const Exchange& x : batch) {
+    if (!started_) [[unlikely]] {
+      started_ = true;
+      next_score_tick_ = NextBoundary(x.ts, cfg_.score_tick);
+      next_link_tick_ = NextBoundary(x.ts, cfg_.link_tick);
+    }
+    // A tick at T decides on exchanges with ts < T; it runs when the first
+    // exchange at or after T arrives, so nothing later has been applied.
+    if (x.ts >= next_score_tick_) [[unlikely]] {
+      Tick(next_score_tick_, false);
+      next_score_tick_ = NextBoundary(x.ts, cfg_.score_tick);
+    }
+    if (x.ts < last_tick_) [[unlikely]] ++stats_.late_exchanges;
+    Apply(x);
+  }
+}
+
+void Engine::Apply(const Exchange& x) {
+  const uint32_t a = accounts_.Intern(x.account_id);
+  if (a == states_.size()) {
+    states_.emplace_back();
+    runtime_.emplace_back();
+  }
+  keys_.Extract(x, scratch_);
+  const uint32_t fresh = states_[a].Update(x, scratch_, cfg_.state);
+  if (fresh != 0) [[unlikely]] {
+    for (int k = 0; k < features::kLinkKinds; ++k)
+      if (fresh & (1u << k)) linker_.CountAccount(static_cast<features::LinkKind>(k), scratch_.link[k]);
+  }
+  Runtime& rt = runtime_[a];
+  if (!rt.touched) {
+    rt.touched = true;
+    touched_.push_back(a);
+  }
+  dirty_link_ = true;
+  ++stats_.exchanges;
+}
+
+score::CampaignContext Engine::Context(uint32_t a) const {
+  score::CampaignContext ctx;
+  const int32_t c = runtime_[a].campaign;
+  if (c >= 0) {
+    ctx.component = &components_[c];
+    ctx.mean_member_score = component_mean_[c];
+  }
+  return ctx;
+}
+
+void Engine::ScoreAccount(uint32_t a, EventTime t) {
+  Runtime& rt = runtime_[a];
+  rt.result = score::Score(states_[a], Context(a), cfg_);
+  if (rt.result.verdict == score::Verdict::kExtraction && !rt.flagged) {
+    rt.flagged = true;
+    rt.first_flagged = t;
+  }
+}
+
+void Engine::Tick(EventTime t, bool force_link) {
+  ++stats_.score_ticks;
+  for (uint32_t a : touched_) {
+    runtime_[a].touched = false;
+    ScoreAccount(a, t);
+  }
+  touched_.clear();
+  if (force_link || t >= next_link_tick_) {
+    if (dirty_link_ || force_link) Relink(t);
+    next_link_tick_ = NextBoundary(t, cfg_.link_tick);
+  }
+  last_tick_ = t;
+}
+
+void Engine::Relink(EventTime t) {
+  ++stats_.link_runs;
+  dirty_link_ = false;
+  std::vector<link::Candidate> cands;
+  for (uint32_t a = 0; a < states_.size(); ++a)
+    if (runtime_[a].result.own_score >= cfg_.link_threshold) cands.push_back({a, &states_[a]});
+  link::LinkResult res = linker_.Link(cands);
+
+  // Everyone who was or now is in a campaign is re-scored at t.
+  std::vector<uint32_t> rescore;
+  for (const auto& comp : components_) rescore.insert(rescore.end(), comp.members.begin(), comp.members.end());
+  for (uint32_t a : rescore) runtime_[a].campaign = -1;
+  components_ = std::move(res.components);
+  component_mean_.assign(components_.size(), 0.0);
+  for (size_t c = 0; c < components_.size(); ++c) {
+    double sum = 0;
+    for (uint32_t a : components_[c].members) {
+      runtime_[a].campaign = static_cast<int32_t>(c);
+      sum += runtime_[a].result.own_score;
+      rescore.push_back(a);
+    }
+    component_mean_[c] = sum / double(components_[c].members.size());
+  }
+  for (uint32_t a : rescore) ScoreAccount(a, t);
+}
+
+void Engine::Finish() {
+  if (finished_ || !started_) {
+    finished_ = true;
+    return;
+  }
+  Tick(next_score_tick_, true);
+  finished_ = true;
+}
+
+std::vector<int32_t> Engine::CampaignOrder() const {
+  std::vector<uint32_t> idx(components_.size());
+  std::iota(idx.begin(), idx.end(), 0u);
+  auto first_seen = [&](uint32_t c) {
+    EventTime t = INT64_MAX;
+    for (uint32_t a : components_[c].members) t = std::min(t, states_[a].first_ts);
+    return t;
+  };
+  std::vector<EventTime> fs(components_.size());
+  for (uint32_t c = 0; c < components_.size(); ++c) fs[c] = first_seen(c);
+  // Ties broken by the smallest member id (first-seen account order).
+  std::sort(idx.begin(), idx.end(), [&](uint32_t x, uint32_t y) {
+    if (fs[x] != fs[y]) return fs[x] < fs[y];
+    return components_[x].members.front() < components_[y].members.front();
+  });
+  std::vector<int32_t> rank(components_.size(), -1);
+  for (uint32_t r = 0; r < idx.size(); ++r) rank[idx[r]] = static_cast<int32_t>(r);
+  return rank;
+}
+
+namespace {
+std::string CampaignId(int32_t rank) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "cmp-%04d", rank + 1);
+  return buf;
+}
+}  // namespace
+
+std::vector<AccountVerdict> Engine::Verdicts() const {
+  const std::vector<int32_t> rank = CampaignOrder();
+  std::vector<AccountVerdict> out;
+  out.reserve(states_.size());
+  for (uint32_t a = 0; a < states_.size(); ++a) {
+    const Runtime& rt = runtime_[a];
+    AccountVerdict v;
+    v.account_id = accounts_.Name(a);
+    v.verdict = rt.result.verdict;
+    v.score = rt.result.score;
+    if (rt.flagged) v.first_flagged_ts = rt.first_flagged;
+    if (rt.campaign >= 0) v.campaign_id = CampaignId(rank[rt.campaign]);
+    v.exchanges = states_[a].exchanges;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::string Engine::AccountsJsonl() const {
+  const std::vector<int32_t> rank = CampaignOrder();
+  std::string out;
+  for (uint32_t a = 0; a < states_.size(); ++a) {
+    const Runtime& rt = runtime_[a];
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("account_id");
+    w.String(accounts_.Name(a));
+    w.Key("verdict");
+    w.String(score::VerdictName(rt.result.verdict));
+    w.Key("score");
+    w.Double(rt.result.score, 4);
+    w.Key("campaign_id");
+    if (rt.campaign >= 0) w.String(CampaignId(rank[rt.campaign]));
+    else w.Null();
+    w.Key("first_flagged_ts");
+    if (rt.flagged) w.String(FormatRfc3339(rt.first_flagged));
+    else w.Null();
+    w.Key("exchanges");
+    w.Uint(states_[a].exchanges);
+    w.Key("reasons");
+    w.BeginArray();
+    for (const score::Reason& r : score::Explain(states_[a], Context(a), rt.result, cfg_)) {
+      w.BeginObject();
+      w.Key("code");
+      w.String(score::SignalCode(r.signal));
+      w.Key("weight");
+      w.Double(r.weight, 4);
+      w.Key("detail");
+      w.String(r.detail);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    out.push_back('\n');
+  }
+  return out;
+}
+
+std::string Engine::CampaignsJsonl() const {
+  const std::vector<int32_t> rank = CampaignOrder();
+  std::vector<uint32_t> by_rank(components_.size());
+  for (uint32_t c = 0; c < components_.size(); ++c) by_rank[rank[c]] = c;
+  std::string out;
+  for (uint32_t c : by_rank) {
+    const link::Component& comp = components_[c];
+    uint64_t exchanges = 0;
+    EventTime first = INT64_MAX, last = INT64_MIN, flagged = INT64_MAX;
+    double score_sum = 0;
+    for (uint32_t a : comp.members) {
+      exchanges += states_[a].exchanges;
+      first = std::min(first, states_[a].first_ts);
+      last = std::max(last, states_[a].last_ts);
+      if (runtime_[a].flagged) flagged = std::min(flagged, runtime_[a].first_flagged);
+      score_sum += runtime_[a].result.score;
+    }
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("campaign_id");
+    w.String(CampaignId(rank[c]));
+    w.Key("accounts");
+    w.BeginArray();
+    for (uint32_t a : comp.members) w.String(accounts_.Name(a));
+    w.EndArray();
+    w.Key("score");
+    w.Double(score_sum / double(comp.members.size()), 4);
+    w.Key("exchanges");
+    w.Uint(exchanges);
+    w.Key("first_seen");
+    w.String(FormatRfc3339(first));
+    w.Key("last_seen");
+    w.String(FormatRfc3339(last));
+    w.Key("first_flagged_ts");
+    if (flagged != INT64_MAX) w.String(FormatRfc3339(flagged));
+    else w.Null();
+    w.Key("signals");
+    w.BeginArray();
+    std::vector<int> kinds;
+    for (int k = 0; k < features::kLinkKinds; ++k)
+      if (comp.evidence[k].values > 0) kinds.push_back(k);
+    std::stable_sort(kinds.begin(), kinds.end(),
+                     [&](int x, int y) { return comp.evidence[x].accounts > comp.evidence[y].accounts; });
+    for (int k : kinds) {
+      const auto kind = static_cast<features::LinkKind>(k);
+      w.BeginObject();
+      w.Key("code");
+      w.String(std::string("shared_") + features::LinkKindName(kind));
+      w.Key("detail");
+      const uint32_t values = comp.evidence[k].values;
+      w.String(std::to_string(comp.evidence[k].accounts) + " accounts share " + std::to_string(values) + " " +
+               SignalNoun(kind) + (values == 1 ? "" : "s"));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    out.push_back('\n');
+  }
+  return out;
+}
+
+Status Engine::WriteVerdicts(const std::string& out_dir) const {
+  Status s = WriteFile(out_dir + "/accounts.jsonl", AccountsJsonl());
+  if (!s.ok()) return s;
+  return WriteFile(out_dir + "/campaigns.jsonl", CampaignsJsonl());
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = stats_;
+  s.accounts = static_cast<uint32_t>(states_.size());
+  s.campaigns = static_cast<uint32_t>(components_.size());
+  for (const Runtime& rt : runtime_) {
+    switch (rt.result.verdict) {
+      case score::Verdict::kExtraction: ++s.extraction; break;
+      case score::Verdict::kSuspicious: ++s.suspicious; break;
+      case score::Verdict::kBenign: ++s.benign; break;
+    }
+  }
+  s.state_bytes_per_account = sizeof(features::AccountState) + sizeof(Runtime);
+  return s;
+}
+
+}  // namespace moat::engine

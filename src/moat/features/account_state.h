@@ -1,0 +1,154 @@
+// Stage 1: per-account streaming state, updated once per exchange and bounded
+// in size (counters and small fixed sketches, never per-exchange lists). It
+// must never look across accounts: cross-account indexes live in `link`.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "moat/core/exchange.h"
+#include "moat/features/prompt_scan.h"
+#include "moat/features/sketches.h"
+
+namespace moat::features {
+
+// Attributes an operator tends to reuse across the accounts it runs; stage 2
+// links on them.
+enum class LinkKind : uint8_t {
+  kPayment = 0,
+  kEmailDomain,
+  kOrg,
+  kSubnet,  // /24 of IPv4, /48 of IPv6
+  kTlsFingerprint,
+  kSystemPrompt,
+};
+inline constexpr int kLinkKinds = 6;
+inline constexpr uint32_t kNoValue = UINT32_MAX;
+const char* LinkKindName(LinkKind k);
+
+// Interns 64-bit value hashes to dense ids. Strings are hashed once with XXH3
+// and never stored: linking needs equality, not the values themselves.
+class HashIndex {
+ public:
+  uint32_t Intern(uint64_t h) {
+    auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(ids_.size()));
+    return it->second;
+  }
+  size_t size() const { return ids_.size(); }
+
+ private:
+  boost::unordered_flat_map<uint64_t, uint32_t> ids_;
+};
+
+// /24 of an IPv4 or /48 of an IPv6 address as one key; 0 when unparseable.
+uint64_t SubnetKey(std::string_view ip);
+
+// What one exchange contributes, hashed and interned once before the
+// account's state is touched. Produced by KeyExtractor.
+struct ExchangeKeys {
+  std::array<uint32_t, kLinkKinds> link{};  // kNoValue when absent
+  uint32_t user_agent = kNoValue;
+  uint64_t ip_hash = 0;
+  PromptScan prompt;
+};
+
+// Owns the value interners for everything an account may share (the engine
+// owns one instance). Not thread-safe.
+class KeyExtractor {
+ public:
+  void Extract(const Exchange& x, ExchangeKeys& keys);
+  const PromptScanner& scanner() const { return scanner_; }
+
+ private:
+  PromptScanner scanner_;
+  std::array<HashIndex, kLinkKinds> link_;
+  HashIndex user_agents_;
+};
+
+// Thresholds the state itself needs while counting (kept here, not in the
+// scorer, because the counters depend on them).
+struct StateConfig {
+  int64_t high_max_tokens = 4000;   // a max_tokens at or above this asks for long output
+  double near_max_fraction = 0.9;   // output_tokens >= this * max_tokens: ran to the limit
+};
+
+struct AccountState {
+  static constexpr int kAttrSlots = 4;
+
+  uint32_t exchanges = 0;
+  EventTime first_ts = 0;
+  EventTime last_ts = 0;
+  EventTime account_created = 0;  // 0: never reported
+
+  // Activity shape.
+  std::array<uint32_t, 24> hour_of_day{};  // UTC
+  uint32_t active_days = 0;
+  uint32_t active_hours = 0;  // distinct clock hours with traffic
+  int64_t last_day = -1;
+  int64_t last_hour = -1;
+  Welford log_gap;  // natural log of seconds between consecutive requests
+
+  // Token harvesting.
+  uint32_t n_tokens = 0;  // exchanges reporting output_tokens
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  uint64_t reasoning_tokens = 0;
+  uint32_t n_reasoning = 0;  // exchanges with reasoning_tokens > 0
+  uint32_t n_max_tokens = 0;
+  uint32_t n_high_max_tokens = 0;
+  uint32_t n_near_max = 0;
+
+  // Conversation shape: turn 0 starts a conversation, turn 1 continues one,
+  // so (turn0 - turn1) approximates conversations that stayed single-turn.
+  uint32_t n_turn_known = 0;
+  uint32_t n_turn0 = 0;
+  uint32_t n_turn1 = 0;
+  uint32_t n_followup = 0;  // turn >= 1
+
+  // Content.
+  uint32_t n_prompts = 0;
+  uint32_t n_elicit = 0;
+  TopKeys<4> prefixes;
+  TopKeys<4> suffixes;
+
+  // Parameters.
+  uint32_t n_temperature = 0;
+  uint32_t n_temperature_zero = 0;
+  CappedSet<8> temperatures;  // rounded to 1/1000
+  CappedSet<8> max_tokens_values;
+  uint32_t n_org = 0;
+
+  // Network and client.
+  Hll64 ips;
+  CappedSet<8> asns;
+  CappedSet<8> user_agents;
+  CappedSet<8> tls_fingerprints;
+  CappedSet<8> client_pairs;  // (user agent, tls) pair hashes
+
+  std::array<AttrSlots<kAttrSlots>, kLinkKinds> attrs;
+
+  // Applies one exchange. Returns a bit mask (1 << LinkKind) of attribute
+  // values that are new for this account, so that the cross-account index
+  // can count distinct accounts per value.
+  uint32_t Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg);
+
+  // Derived measures, all in [0,1] unless noted; 0 when undefined.
+  double Share(uint32_t k) const { return exchanges ? double(k) / exchanges : 0.0; }
+  double ElicitShare() const { return n_prompts ? double(n_elicit) / n_prompts : 0.0; }
+  double TemplateShare() const;
+  double SingleTurnShare() const;
+  double FollowupShare() const { return n_turn_known ? double(n_followup) / n_turn_known : 0.0; }
+  double OutputInputRatio() const;  // output / input tokens (unbounded)
+  double ReasoningTokenShare() const;
+  double TemperatureZeroShare() const {
+    return n_temperature ? double(n_temperature_zero) / n_temperature : 0.0;
+  }
+  int ActiveHoursOfDay() const;         // bins of the 24-hour histogram with traffic
+  double BusiestWindowShare(int width) const;  // best `width` contiguous hours' share
+  double SpanHours() const { return double(last_ts - first_ts) / 3.6e9; }
+  double IpEstimate() const { return ips.Estimate(); }
+};
+
+}  // namespace moat::features

@@ -1,0 +1,72 @@
+// Transparent per-account scoring: each signal contributes a weight in [0,1]
+// with a stable code and a sentence for a person; mitigations pull legitimate
+// heavy users back toward benign. Pure functions of state: no I/O, no clock.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "moat/features/account_state.h"
+#include "moat/link/linker.h"
+#include "moat/score/detector_config.h"
+
+namespace moat::score {
+
+enum class Signal : uint8_t {
+  // Raise the score.
+  kHighVolume = 0,
+  kOutputHarvesting,
+  kMaxOutput,
+  kReasoningElicitation,
+  kReasoningHarvest,
+  kSingleTurn,
+  kMachineTiming,
+  kAlwaysOn,
+  kNewAccount,
+  kTemplatedPrompts,
+  kClientMismatch,
+  kProxyRotation,
+  kCampaignMember,
+  // Lower it (reported with negative weight).
+  kEvaluationRun,
+  kBurstThenSilence,
+  kOfficeHours,
+  kMultiTurn,
+  kEstablishedAccount,
+};
+inline constexpr int kSignals = 18;
+inline constexpr int kFirstMitigation = static_cast<int>(Signal::kEvaluationRun);
+const char* SignalCode(Signal s);
+inline bool IsMitigation(Signal s) { return static_cast<int>(s) >= kFirstMitigation; }
+
+enum class Verdict : uint8_t { kBenign = 0, kSuspicious, kExtraction };
+const char* VerdictName(Verdict v);
+
+// What stage 2 says about the account's campaign, if any.
+struct CampaignContext {
+  const link::Component* component = nullptr;  // null: not linked
+  double mean_member_score = 0;                // members' own scores
+};
+
+struct ScoreResult {
+  double score = 0;       // final, campaign evidence included
+  double own_score = 0;   // without campaign evidence (what linking uses)
+  std::array<double, kSignals> weight{};  // mitigations stored positive
+  Verdict verdict = Verdict::kBenign;
+};
+
+ScoreResult Score(const features::AccountState& s, const CampaignContext& campaign,
+                  const DetectorConfig& cfg);
+
+struct Reason {
+  Signal signal;
+  double weight;  // negative for mitigations
+  std::string detail;
+};
+// Non-zero contributions, strongest (by magnitude) first, with details.
+std::vector<Reason> Explain(const features::AccountState& s, const CampaignContext& campaign,
+                            const ScoreResult& r, const DetectorConfig& cfg);
+
+}  // namespace moat::score

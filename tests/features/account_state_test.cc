@@ -1,0 +1,192 @@
+#include "moat/features/account_state.h"
+
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "moat/core/time.h"
+#include "moat/features/prompt_scan.h"
+#include "moat/features/sketches.h"
+
+namespace moat::features {
+namespace {
+
+TEST(PromptScanTest, ElicitationIsCaseAndWhitespaceInsensitive) {
+  PromptScanner s;
+  EXPECT_TRUE(s.Scan("Solve it. Let's think Step-By-Step.").elicits_reasoning);
+  EXPECT_TRUE(s.Scan("Please SHOW   your\n\treasoning").elicits_reasoning);
+  EXPECT_TRUE(s.Scan("use a chain of thought").elicits_reasoning);
+  EXPECT_FALSE(s.Scan("what is the capital of France?").elicits_reasoning);
+  EXPECT_FALSE(s.Scan("step by").elicits_reasoning);
+  EXPECT_FALSE(s.Scan("").elicits_reasoning);
+}
+
+TEST(PromptScanTest, SignaturesNormaliseCaseDigitsAndSpaces) {
+  PromptScanner s;
+  const auto a = s.Scan("Solve problem 12 now, quickly, with care and precision please");
+  const auto b = s.Scan("SOLVE  problem 345 now, quickly, with care and precision please");
+  EXPECT_EQ(a.prefix_hash, b.prefix_hash);
+  EXPECT_EQ(a.suffix_hash, b.suffix_hash);
+  const auto c = s.Scan("Something entirely different here, friend. Cheers!!");
+  EXPECT_NE(a.prefix_hash, c.prefix_hash);
+  // Same ending, different opening.
+  const auto d = s.Scan("Alpha beta gamma delta epsilon zeta eta theta. Answer this with your full reasoning, please.");
+  const auto e = s.Scan("One two three four five six seven eight nine. Answer this with your full reasoning, please.");
+  EXPECT_NE(d.prefix_hash, e.prefix_hash);
+  EXPECT_EQ(d.suffix_hash, e.suffix_hash);
+}
+
+TEST(SubnetKeyTest, V4SlashTwentyFourAndV6SlashFortyEight) {
+  EXPECT_EQ(SubnetKey("10.1.2.3"), SubnetKey("10.1.2.99"));
+  EXPECT_NE(SubnetKey("10.1.2.3"), SubnetKey("10.1.3.3"));
+  EXPECT_EQ(SubnetKey("2001:db8:1::1"), SubnetKey("2001:db8:1:ffff::2"));
+  EXPECT_NE(SubnetKey("2001:db8:1::1"), SubnetKey("2001:db8:2::1"));
+  EXPECT_EQ(SubnetKey("2001:db8::1"), SubnetKey("2001:db8:0:5::1"));
+  EXPECT_EQ(SubnetKey("not-an-ip"), 0u);
+  EXPECT_EQ(SubnetKey("300.1.1.1"), 0u);
+}
+
+TEST(SketchTest, HllEstimatesDistinctCount) {
+  Hll64 h;
+  EXPECT_NEAR(h.Estimate(), 0.0, 1e-9);
+  for (uint64_t i = 0; i < 1000; ++i) {
+    uint64_t z = (i + 1) * 0x9e3779b97f4a7c15ULL;  // splitmix64 finaliser
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    h.Add(z ^ (z >> 31));
+  }
+  EXPECT_NEAR(h.Estimate(), 1000.0, 350.0);
+  Hll64 one;
+  for (int i = 0; i < 100; ++i) one.Add(0xdeadbeefcafef00dULL);
+  EXPECT_NEAR(one.Estimate(), 1.0, 0.6);
+}
+
+TEST(SketchTest, CappedSetAndTopKeys) {
+  CappedSet<3> s;
+  EXPECT_TRUE(s.Add(1));
+  EXPECT_FALSE(s.Add(1));
+  s.Add(2);
+  s.Add(3);
+  s.Add(4);
+  EXPECT_EQ(s.Distinct(), 4);
+  EXPECT_TRUE(s.overflow());
+  TopKeys<2> t;
+  for (int i = 0; i < 10; ++i) t.Add(7);
+  t.Add(1);
+  t.Add(2);
+  EXPECT_EQ(t.MaxCount(), 10u);
+}
+
+Exchange Make(EventTime ts, int64_t turn, const std::string& prompt) {
+  Exchange x;
+  x.ts = ts;
+  x.account_id = "a";
+  x.prompt = prompt;
+  x.Set(Field::kPrompt);
+  x.turn = turn;
+  x.Set(Field::kTurn);
+  x.input_tokens = 100;
+  x.Set(Field::kInputTokens);
+  x.output_tokens = 950;
+  x.Set(Field::kOutputTokens);
+  x.reasoning_tokens = 500;
+  x.Set(Field::kReasoningTokens);
+  x.max_tokens = 1000;
+  x.Set(Field::kMaxTokens);
+  x.temperature = 0.0;
+  x.Set(Field::kTemperature);
+  x.ip = "10.0.0." + std::to_string(ts / kMicrosPerMinute % 200);
+  x.Set(Field::kIp);
+  x.payment_fingerprint = "card";
+  x.Set(Field::kPaymentFingerprint);
+  return x;
+}
+
+TEST(AccountStateTest, CountersAndDerivedMeasures) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  StateConfig cfg;
+  cfg.high_max_tokens = 1000;
+  AccountState st;
+  const EventTime t0 = 1'770'000'000LL * kMicrosPerSecond;  // some UTC time
+  uint32_t fresh_payment = 0;
+  for (int i = 0; i < 20; ++i) {
+    // Every 60 s; ten conversations of two turns, then ten single prompts.
+    const int64_t turn = i < 20 ? (i % 2) : 0;
+    Exchange x = Make(t0 + i * 60 * kMicrosPerSecond, i < 10 ? turn : 0,
+                      "Question " + std::to_string(i) + ": think step by step");
+    ke.Extract(x, keys);
+    const uint32_t fresh = st.Update(x, keys, cfg);
+    fresh_payment += (fresh >> static_cast<int>(LinkKind::kPayment)) & 1u;
+  }
+  EXPECT_EQ(fresh_payment, 1u);  // the card entered the account's slots once
+  EXPECT_EQ(st.exchanges, 20u);
+  EXPECT_EQ(st.first_ts, t0);
+  EXPECT_EQ(st.last_ts, t0 + 19 * 60 * kMicrosPerSecond);
+  EXPECT_EQ(st.log_gap.n, 19u);
+  EXPECT_NEAR(st.log_gap.mean, std::log(60.0), 1e-9);
+  EXPECT_NEAR(st.log_gap.Stddev(), 0.0, 1e-9);
+  EXPECT_DOUBLE_EQ(st.ElicitShare(), 1.0);
+  EXPECT_DOUBLE_EQ(st.TemplateShare(), 1.0);  // digits fold, so one signature
+  EXPECT_NEAR(st.OutputInputRatio(), 9.5, 1e-9);
+  EXPECT_NEAR(st.ReasoningTokenShare(), 500.0 / 950.0, 1e-9);
+  EXPECT_EQ(st.n_high_max_tokens, 20u);
+  EXPECT_EQ(st.n_near_max, 20u);
+  EXPECT_DOUBLE_EQ(st.TemperatureZeroShare(), 1.0);
+  EXPECT_EQ(st.temperatures.Distinct(), 1);
+  // 5 conversations with a second turn (turn0 at i=0,2,4,6,8 and turn1 after),
+  // 10 single prompts after them: (15 - 5) / 20 single-turn.
+  EXPECT_NEAR(st.SingleTurnShare(), 10.0 / 20.0, 1e-9);
+  EXPECT_NEAR(st.FollowupShare(), 5.0 / 20.0, 1e-9);
+  EXPECT_GE(st.ActiveHoursOfDay(), 1);
+  EXPECT_LE(st.ActiveHoursOfDay(), 2);
+  EXPECT_EQ(st.active_days, 1u);
+  EXPECT_GT(st.IpEstimate(), 10.0);
+  EXPECT_EQ(st.attrs[static_cast<int>(LinkKind::kPayment)].size, 1);
+}
+
+TEST(AccountStateTest, LateExchangeDoesNotCorruptTiming) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  AccountState st;
+  const EventTime t0 = 1'770'000'000LL * kMicrosPerSecond;
+  for (EventTime t : {t0, t0 + 10 * kMicrosPerSecond, t0 - 5 * kMicrosPerSecond}) {
+    Exchange x = Make(t, 0, "hi");
+    ke.Extract(x, keys);
+    st.Update(x, keys, StateConfig{});
+  }
+  EXPECT_EQ(st.first_ts, t0 - 5 * kMicrosPerSecond);
+  EXPECT_EQ(st.last_ts, t0 + 10 * kMicrosPerSecond);
+  EXPECT_EQ(st.log_gap.n, 1u);
+}
+
+TEST(AccountStateTest, SizeIsBounded) {
+  // The whole per-account state is one fixed-size record.
+  EXPECT_LE(sizeof(AccountState), 1024u);
+}
+
+}  // namespace
+}  // namespace moat::features
+
+namespace moat::features {
+namespace {
+
+// The four-way scan must agree with a plain walk wherever the phrase sits,
+// including across the slice borders of long prompts.
+TEST(PromptScanTest, LongPromptsMatchAtEveryOffset) {
+  PromptScanner s;
+  const std::string filler = "lorem ipsum dolor sit amet ";
+  for (size_t len : {180u, 300u, 999u}) {
+    std::string base;
+    while (base.size() < len) base += filler;
+    for (size_t at = 0; at + 1 < base.size(); at += 7) {
+      std::string p = base.substr(0, at) + " Step by Step " + base.substr(at);
+      EXPECT_TRUE(s.Scan(p).elicits_reasoning) << len << " @" << at;
+    }
+    EXPECT_FALSE(s.Scan(base).elicits_reasoning);
+  }
+}
+
+}  // namespace
+}  // namespace moat::features

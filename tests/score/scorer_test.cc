@@ -1,0 +1,99 @@
+#include "moat/score/scorer.h"
+
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "moat/core/time.h"
+
+namespace moat::score {
+namespace {
+
+using features::AccountState;
+
+constexpr EventTime kT0 = 1'770'000'000LL * kMicrosPerSecond;
+
+AccountState Feed(int n, EventTime gap, int64_t (*turn)(int), const char* prompt, int64_t max_tokens,
+                  int64_t out_tokens, double temperature, bool org, EventTime created_before) {
+  features::KeyExtractor ke;
+  features::ExchangeKeys keys;
+  AccountState st;
+  for (int i = 0; i < n; ++i) {
+    Exchange x;
+    x.ts = kT0 + i * gap;
+    x.account_id = "a";
+    x.prompt = std::string("item ") + std::to_string(i * 7919 % 1000) + " " + prompt;
+    x.Set(Field::kPrompt);
+    x.turn = turn(i);
+    x.Set(Field::kTurn);
+    x.input_tokens = 120;
+    x.Set(Field::kInputTokens);
+    x.output_tokens = out_tokens;
+    x.Set(Field::kOutputTokens);
+    x.max_tokens = max_tokens;
+    x.Set(Field::kMaxTokens);
+    x.temperature = temperature;
+    x.Set(Field::kTemperature);
+    x.account_created = kT0 - created_before;
+    x.Set(Field::kAccountCreated);
+    if (org) {
+      x.org_id = "org";
+      x.Set(Field::kOrgId);
+    }
+    ke.Extract(x, keys);
+    st.Update(x, keys, features::StateConfig{});
+  }
+  return st;
+}
+
+TEST(ScorerTest, RegularReasoningHarvesterIsExtraction) {
+  const AccountState st = Feed(600, 240 * kMicrosPerSecond, [](int) -> int64_t { return 0; },
+                               "Explain your reasoning step by step.", 8192, 8000, 0.8, false,
+                               2 * kMicrosPerHour);
+  const ScoreResult r = Score(st, {}, DetectorConfig{});
+  EXPECT_EQ(r.verdict, Verdict::kExtraction) << r.score;
+  const auto reasons = Explain(st, {}, r, DetectorConfig{});
+  ASSERT_FALSE(reasons.empty());
+  EXPECT_EQ(reasons[0].signal, Signal::kReasoningElicitation);
+  EXPECT_EQ(reasons[0].detail, "100% of prompts ask for step-by-step reasoning");
+  for (size_t i = 1; i < reasons.size(); ++i)
+    EXPECT_GE(std::abs(reasons[i - 1].weight), std::abs(reasons[i].weight));
+  bool new_account = false;
+  for (const auto& rs : reasons)
+    if (rs.signal == Signal::kNewAccount) {
+      new_account = true;
+      EXPECT_EQ(rs.detail, "account created 2 hours before first request");
+    }
+  EXPECT_TRUE(new_account);
+}
+
+TEST(ScorerTest, TemperatureZeroOrgBenchmarkIsMitigated) {
+  const AccountState st = Feed(600, 2 * kMicrosPerSecond, [](int) -> int64_t { return 0; },
+                               "Let's think step by step.", 512, 200, 0.0, true, 400 * kMicrosPerDay);
+  const ScoreResult r = Score(st, {}, DetectorConfig{});
+  EXPECT_NE(r.verdict, Verdict::kExtraction) << r.score;
+  EXPECT_GT(r.weight[static_cast<int>(Signal::kEvaluationRun)], 0.0);
+}
+
+TEST(ScorerTest, MultiTurnChatIsBenign) {
+  const AccountState st = Feed(60, 90 * kMicrosPerSecond, [](int i) -> int64_t { return i % 4; },
+                               "and what about the next one?", 1024, 300, 1.0, false, 90 * kMicrosPerDay);
+  const ScoreResult r = Score(st, {}, DetectorConfig{});
+  EXPECT_EQ(r.verdict, Verdict::kBenign) << r.score;
+}
+
+TEST(ScorerTest, FewExchangesNeverExtraction) {
+  const AccountState st = Feed(5, 240 * kMicrosPerSecond, [](int) -> int64_t { return 0; },
+                               "Explain your reasoning step by step.", 8192, 8000, 0.8, false, kMicrosPerHour);
+  EXPECT_NE(Score(st, {}, DetectorConfig{}).verdict, Verdict::kExtraction);
+}
+
+TEST(ScorerTest, CodesAreStable) {
+  EXPECT_STREQ(SignalCode(Signal::kCampaignMember), "campaign_member");
+  EXPECT_STREQ(SignalCode(Signal::kReasoningElicitation), "reasoning_elicitation");
+  EXPECT_STREQ(VerdictName(Verdict::kExtraction), "extraction");
+}
+
+}  // namespace
+}  // namespace moat::score
