@@ -1,0 +1,36 @@
+// `moat eval`: how well a scan did against the simulator's ground truth.
+#include <cstdio>
+#include <memory>
+
+#include "moat/app/commands.h"
+#include "moat/eval/evaluate.h"
+
+namespace moat::app {
+
+void RegisterEval(CLI::App& app, CommandSet& commands) {
+  struct Args {
+    eval::EvalInputs inputs;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("eval", "measure a scan against ground truth");
+  cmd->add_option("--log", args->inputs.logs, "the exchange log(s) that were scanned")->required();
+  cmd->add_option("--truth", args->inputs.truth, "truth.jsonl from moat simulate")->required();
+  cmd->add_option("--out", args->inputs.scan_dir, "the scan's output folder")->required();
+  cmd->add_flag("--json", args->json, "print one JSON object instead of the table");
+  cmd->callback([args, &commands] {
+    commands.Set([args] {
+      auto report = eval::Evaluate(args->inputs);
+      if (!report.ok()) {
+        std::fprintf(stderr, "moat eval: %s\n", report.status().message().c_str());
+        return kExitBadInput;
+      }
+      const std::string text =
+          args->json ? eval::ToJson(report.value()) + "\n" : eval::FormatTable(report.value());
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return kExitOk;
+    });
+  });
+}
+
+}  // namespace moat::app
