@@ -15,7 +15,7 @@ namespace {
 
 using moat::Exchange;
 using moat::Field;
-using moat::LineOutcome;
+using moat::ingest::LineOutcome;
 
 #define FUZZ_CHECK(cond)                                                   \
   do {                                                                     \
@@ -51,7 +51,7 @@ bool Same(const Exchange& a, const Exchange& b) {
 int64_t FloorMillis(int64_t t) { return t - (((t % 1000) + 1000) % 1000); }
 
 struct State {
-  moat::LineDecoder decoder;
+  moat::ingest::LineDecoder decoder;
   Exchange first, second, third;
   std::vector<char> buf;
   std::string line;
@@ -59,7 +59,7 @@ struct State {
 
 LineOutcome DecodePadded(State& s, const char* data, size_t size, Exchange& out) {
   s.buf.assign(data, data + size);
-  s.buf.resize(size + moat::kLinePadding, '\0');
+  s.buf.resize(size + moat::ingest::kLinePadding, '\0');
   return s.decoder.Decode(std::string_view(s.buf.data(), size), out);
 }
 
@@ -75,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const LineOutcome b = DecodePadded(s, text, size, s.second);
   FUZZ_CHECK(a == b);
   FUZZ_CHECK(field_a == s.decoder.field());
-  FUZZ_CHECK(moat::ToIndex(a) < moat::kOutcomeCount);
-  FUZZ_CHECK(moat::OutcomeCode(a) != "unknown");
+  FUZZ_CHECK(moat::ingest::ToIndex(a) < moat::ingest::kOutcomeCount);
+  FUZZ_CHECK(moat::ingest::OutcomeCode(a) != "unknown");
   if (a != LineOutcome::kAccepted) return 0;
   FUZZ_CHECK(Same(s.first, s.second));
   FUZZ_CHECK(!s.first.account_id.empty());
@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const LineOutcome c = DecodePadded(s, s.line.data(), s.line.size(), s.third);
   if (c != LineOutcome::kAccepted) {
     std::fprintf(stderr, "re-serialised line rejected (%s): %s\n",
-                 std::string(moat::OutcomeCode(c)).c_str(), s.line.c_str());
+                 std::string(moat::ingest::OutcomeCode(c)).c_str(), s.line.c_str());
     std::abort();
   }
   Exchange expected = x;

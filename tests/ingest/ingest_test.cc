@@ -10,7 +10,7 @@
 #include "moat/core/time.h"
 #include "test_util.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 using testing::Gzip;
@@ -150,4 +150,4 @@ TEST(Quarantine, CountingOnly) {
 }
 
 }  // namespace
-}  // namespace moat
+}  // namespace moat::ingest

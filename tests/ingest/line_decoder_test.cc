@@ -7,7 +7,7 @@
 #include "moat/core/exchange_json.h"
 #include "moat/core/time.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 // Decodes `line` from a buffer with the padding sources guarantee.
@@ -229,4 +229,4 @@ TEST(LineDecoder, EveryFieldRoundTrips) {
 }
 
 }  // namespace
-}  // namespace moat
+}  // namespace moat::ingest

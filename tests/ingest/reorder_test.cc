@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 struct Collect : ExchangeSink {
@@ -119,4 +119,4 @@ TEST(ReorderBuffer, IdsAreForgottenOutsideTheWindow) {
 }
 
 }  // namespace
-}  // namespace moat
+}  // namespace moat::ingest

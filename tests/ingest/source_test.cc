@@ -7,7 +7,7 @@
 
 #include "test_util.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 using testing::Gzip;
@@ -188,4 +188,4 @@ TEST(LineSource, OverLongLineIsCutAndCountedOnce) {
 }
 
 }  // namespace
-}  // namespace moat
+}  // namespace moat::ingest

@@ -7,7 +7,7 @@
 #include "moat/ingest/reorder.h"
 #include "moat/ingest/source.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 // One input and its next accepted record, the head of the k-way merge.
@@ -145,4 +145,4 @@ IngestReport ReadAll(const std::vector<std::string>& inputs, const IngestOptions
   return report;
 }
 
-}  // namespace moat
+}  // namespace moat::ingest

@@ -17,7 +17,7 @@
 #include "moat/ingest/line_decoder.h"
 #include "moat/ingest/quarantine.h"
 
-namespace moat {
+namespace moat::ingest {
 
 struct IngestOptions {
   EventTime allowed_lateness = 5 * kMicrosPerMinute;
@@ -74,4 +74,4 @@ class CountingSink : public ExchangeSink {
   uint64_t batches_ = 0;
 };
 
-}  // namespace moat
+}  // namespace moat::ingest

@@ -8,7 +8,7 @@
 
 #include "moat/core/time.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 namespace od = simdjson::ondemand;
@@ -424,4 +424,4 @@ LineOutcome LineDecoder::Decode(std::string_view line, Exchange& out) {
   return LineOutcome::kAccepted;
 }
 
-}  // namespace moat
+}  // namespace moat::ingest

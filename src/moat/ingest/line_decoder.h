@@ -11,7 +11,7 @@
 
 #include "moat/core/exchange.h"
 
-namespace moat {
+namespace moat::ingest {
 
 // Every line ends in exactly one of these. Codes are stable: they appear in
 // quarantine files and statistics.
@@ -77,4 +77,4 @@ class LineDecoder {
   std::string_view field_;
 };
 
-}  // namespace moat
+}  // namespace moat::ingest

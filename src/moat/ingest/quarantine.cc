@@ -5,7 +5,7 @@
 
 #include "moat/core/json_writer.h"
 
-namespace moat {
+namespace moat::ingest {
 
 Quarantine::~Quarantine() {
   if (file_ != nullptr) (void)Flush();
@@ -73,4 +73,4 @@ Status Quarantine::Flush() {
   return error_.empty() ? Status::Ok() : Status::Error(error_);
 }
 
-}  // namespace moat
+}  // namespace moat::ingest

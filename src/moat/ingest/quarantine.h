@@ -12,7 +12,7 @@
 #include "moat/core/status.h"
 #include "moat/ingest/line_decoder.h"
 
-namespace moat {
+namespace moat::ingest {
 
 class Quarantine {
  public:
@@ -53,4 +53,4 @@ class Quarantine {
   uint64_t count_ = 0;
 };
 
-}  // namespace moat
+}  // namespace moat::ingest

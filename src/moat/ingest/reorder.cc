@@ -7,7 +7,7 @@
 
 #include "moat/core/check.h"
 
-namespace moat {
+namespace moat::ingest {
 namespace {
 
 uint64_t HashId(const std::string& id) { return std::hash<std::string_view>{}(id); }
@@ -104,4 +104,4 @@ void ReorderBuffer::Flush() {
   EmitBatch();
 }
 
-}  // namespace moat
+}  // namespace moat::ingest

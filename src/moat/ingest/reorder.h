@@ -13,7 +13,7 @@
 #include "moat/core/exchange_sink.h"
 #include "moat/core/time.h"
 
-namespace moat {
+namespace moat::ingest {
 
 struct ReorderOptions {
   EventTime allowed_lateness = 5 * kMicrosPerMinute;
@@ -70,4 +70,4 @@ class ReorderBuffer {
   uint64_t duplicates_ = 0;
 };
 
-}  // namespace moat
+}  // namespace moat::ingest

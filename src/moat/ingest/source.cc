@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace moat {
+namespace moat::ingest {
 
 struct LineSource::Codec {
   z_stream zs{};
@@ -283,4 +283,4 @@ bool LineSource::Next(SourceLine& line) {
   }
 }
 
-}  // namespace moat
+}  // namespace moat::ingest

@@ -12,7 +12,7 @@
 #include "moat/core/status.h"
 #include "moat/ingest/line_decoder.h"
 
-namespace moat {
+namespace moat::ingest {
 
 enum class Compression : uint8_t { kNone, kGzip, kZstd };
 
@@ -78,4 +78,4 @@ class LineSource {
   std::string error_;
 };
 
-}  // namespace moat
+}  // namespace moat::ingest
