@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config make
   libsimdjson-dev libboost1.81-dev libxxhash-dev libzstd-dev zlib1g-dev libcli11-dev
+  libutf8proc-dev libhyperscan-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 zstd gzip time
