@@ -7,6 +7,7 @@
 # CASE_DIR/args        arguments after `moat scan`, relative to that folder
 # CASE_DIR/exit_code   the expected exit status (default 0)
 # CASE_DIR/prepare.sh  optional: builds more inputs in the scratch folder ($WORK)
+# CASE_DIR/stdin       optional: piped to the scan's standard input (use `--input -`)
 # CASE_DIR/stderr_contains  optional: lines the error output must contain
 # CASE_DIR/expected/   files the scan must write, byte for byte
 set -euo pipefail
@@ -23,7 +24,9 @@ args=$(cat "$case_dir/args")
 want_rc=$(cat "$case_dir/exit_code" 2>/dev/null || echo 0)
 set +e
 # shellcheck disable=SC2086
-"$moat" scan --quiet $args --out out 2>stderr
+stdin_file=/dev/null
+[ -f "$case_dir/stdin" ] && stdin_file=$case_dir/stdin
+"$moat" scan --quiet $args --out out 2>stderr <"$stdin_file"
 rc=$?
 set -e
 if [ "$rc" != "$want_rc" ]; then
