@@ -22,6 +22,9 @@ namespace moat::ingest {
 struct IngestOptions {
   EventTime allowed_lateness = 5 * kMicrosPerMinute;
   size_t max_line_bytes = kDefaultMaxLineBytes;
+  // Read and decode on a thread of their own while the sink runs on the
+  // caller's. Batches reach the sink in the same order either way.
+  bool background_reader = true;
 };
 
 struct IngestStats {
@@ -54,7 +57,8 @@ inline constexpr uint64_t kProgressEveryLines = uint64_t{1} << 18;
 // each source's next record), then through the reorder buffer into `sink`.
 // A source that fails stops alone: its error is recorded and the lines it gave
 // before are kept. `progress` (optional) is called every kProgressEveryLines
-// lines and once at the end.
+// lines and once at the end; with a background reader, from the reading
+// thread (the quarantine is also written there), except the final call.
 IngestReport ReadAll(const std::vector<std::string>& inputs, const IngestOptions& options,
                      Quarantine& quarantine, ExchangeSink& sink,
                      const std::function<void(const IngestStats&)>& progress = {});

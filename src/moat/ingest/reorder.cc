@@ -15,7 +15,13 @@ uint64_t HashId(const std::string& id) { return std::hash<std::string_view>{}(id
 }  // namespace
 
 ReorderBuffer::ReorderBuffer(ExchangeSink& sink, const ReorderOptions& options)
-    : sink_(sink), options_(options) {
+    : ReorderBuffer(&sink, nullptr, options) {}
+
+ReorderBuffer::ReorderBuffer(BatchTaker& taker, const ReorderOptions& options)
+    : ReorderBuffer(nullptr, &taker, options) {}
+
+ReorderBuffer::ReorderBuffer(ExchangeSink* sink, BatchTaker* taker, const ReorderOptions& options)
+    : sink_(sink), taker_(taker), options_(options) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   if (options_.max_buffered == 0) options_.max_buffered = 1;
   out_.resize(options_.batch_size);
@@ -94,7 +100,12 @@ void ReorderBuffer::Emit(Exchange& x) {
 
 void ReorderBuffer::EmitBatch() {
   if (out_n_ == 0) return;
-  sink_.Consume(std::span<const Exchange>(out_.data(), out_n_));
+  if (taker_ != nullptr) {
+    taker_->Take(out_, out_n_);
+    MOAT_DCHECK(out_.size() == options_.batch_size);
+  } else {
+    sink_->Consume(std::span<const Exchange>(out_.data(), out_n_));
+  }
   out_n_ = 0;
 }
 

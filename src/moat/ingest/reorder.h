@@ -23,9 +23,20 @@ struct ReorderOptions {
   size_t max_buffered = size_t{1} << 22;
 };
 
+// Receives whole outgoing batches by swapping vectors, so a batch can cross
+// to another thread without copying a record. `batch` has batch_size
+// elements of which the first `n` are filled; Take must leave in its place a
+// vector of the same size (the records in it are recycled, never read).
+class BatchTaker {
+ public:
+  virtual ~BatchTaker() = default;
+  virtual void Take(std::vector<Exchange>& batch, size_t n) = 0;
+};
+
 class ReorderBuffer {
  public:
   ReorderBuffer(ExchangeSink& sink, const ReorderOptions& options = {});
+  ReorderBuffer(BatchTaker& taker, const ReorderOptions& options = {});
 
   // Takes the record by swapping it out; `x` comes back holding a recycled
   // record (its string capacity reused by the caller's next decode).
@@ -49,11 +60,13 @@ class ReorderBuffer {
     uint64_t seq;
     uint32_t slot;
   };
+  ReorderBuffer(ExchangeSink* sink, BatchTaker* taker, const ReorderOptions& options);
   void ReleaseTop();
   void Emit(Exchange& x);  // moves x into the outgoing batch
   void EmitBatch();
 
-  ExchangeSink& sink_;
+  ExchangeSink* sink_ = nullptr;  // exactly one of sink_ and taker_ is set
+  BatchTaker* taker_ = nullptr;
   ReorderOptions options_;
   std::vector<Exchange> slab_;
   std::vector<uint32_t> free_;
