@@ -28,6 +28,9 @@ void RegisterSimulate(CLI::App& app, CommandSet& commands) {
   cmd->add_option("--scenario", opts->scenario, "one of: " + scenarios)->capture_default_str();
   cmd->add_option("--scale", opts->scale, "multiplies account counts")->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--extractor-scale", opts->extractor_scale,
+                  "multiplies the campaigns' account counts instead of --scale (0: use --scale)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--days", opts->days, "length of the simulated period")->capture_default_str()
       ->check(CLI::Range(1, 365));
   cmd->add_option("--seed", opts->seed, "random seed: same seed, same bytes")->capture_default_str();

@@ -1657,6 +1657,8 @@ Result<SimSummary> Simulate(const SimOptions& o) {
     return Status::Error("sim: unknown scenario '" + o.scenario + "' (known: " + all + ")");
   }
   if (!(o.scale > 0) || o.scale > 1000) return Status::Error("sim: scale must be in (0, 1000]");
+  if (!(o.extractor_scale >= 0) || o.extractor_scale > 1000)
+    return Status::Error("sim: extractor scale must be in [0, 1000]");
   if (o.days < 1 || o.days > 366) return Status::Error("sim: days must be in [1, 366]");
   if (o.out_dir.empty()) return Status::Error("sim: out_dir is empty");
   auto corpora = LoadCorpora(o.corpora_dir);
@@ -1762,14 +1764,15 @@ Result<SimSummary> Simulate(const SimOptions& o) {
   b.Enterprise(Scaled(12, k, 1));
   b.EvalLabs(Scaled(15, k, 1));
   b.Judges(Scaled(12, k, 1));
+  const double ke = o.extractor_scale > 0 ? o.extractor_scale : k;
   if (seed) {
-    b.Hydra(Scaled(350, k, 5));
-    b.CotHarvest(Scaled(40, k, 2));
-    b.Censorship(Scaled(60, k, 2));
-    b.TracePullers(Scaled(6, k, 1));
+    b.Hydra(Scaled(350, ke, 5));
+    b.CotHarvest(Scaled(40, ke, 2));
+    b.Censorship(Scaled(60, ke, 2));
+    b.TracePullers(Scaled(6, ke, 1));
   }
-  if (lowslow) b.LowSlow(Scaled(150, k, 4));
-  if (blend) b.Blend(Scaled(200, k, 4));
+  if (lowslow) b.LowSlow(Scaled(150, ke, 4));
+  if (blend) b.Blend(Scaled(200, ke, 4));
   (void)benign_only;
 
   // First event of every actor, then merge by time with a heap.

@@ -20,6 +20,10 @@ struct SimOptions {
   // seed | benign | evasive-lowslow | evasive-blend | evasive-all
   std::string scenario = "seed";
   double scale = 1.0;  // multiplies account counts (and so volume)
+  // Multiplies the campaigns' account counts instead of `scale` when > 0:
+  // replays an incident's extractor volume without scaling benign traffic
+  // as far.
+  double extractor_scale = 0;
   int days = 7;
   uint64_t seed = 1;
   std::string corpora_dir = "../shared/corpora";
