@@ -75,6 +75,79 @@ TEST(PatternSet, SharedAcrossThreads) {
   for (int v : ok) EXPECT_EQ(v, 2000);
 }
 
+TEST(ScanForm, WordBoundariesBecomeSpaces) {
+  std::string f;
+  ToScanForm("Solve it STEP-BY-STEP, please!", f);
+  EXPECT_EQ(f, "\x01 solve it step by step , please ! ");
+  ToScanForm("x^2 + 37 - 5 = tl;dr c++17 my_var", f);
+  EXPECT_EQ(f, "\x01 x ^ 0 + 0 - 0 = tl ; dr c + + 0 my var ");
+  ToScanForm("a-b  -c", f, /*at_start=*/false);
+  EXPECT_EQ(f, " a b c ");  // only a '-' between whitespace is a minus sign
+  ToScanForm("", f);
+  EXPECT_EQ(f, "\x01 ");
+  ToScanForm("caf\xC3\xA9\xE2\x80\x94ok \xE4\xBD\xA0\xE5\xA5\xBD", f, false);  // café—ok 你好
+  EXPECT_EQ(f, " caf\xC3\xA9 \xE2\x80\x94 ok \xE4\xBD\xA0 \xE5\xA5\xBD ");
+  EXPECT_EQ(PatternSet::ToScanLiterals({0, "summari*, step {by|after} step, c++, tl;dr", PatternSyntax::kWordList}),
+            (std::vector<std::string>{" summari", " step by step ", " step after step ", " c + + ", " tl ; dr "}));
+}
+
+TEST(PatternSet, ScanFormSetKeepsWordBoundaries) {
+  const std::vector<PatternSpec> specs = {
+      {0, "step by step", PatternSyntax::kPhrase},
+      {1, "summari*, tl;dr", PatternSyntax::kWordList},
+      {2, " at least 0 words ", PatternSyntax::kRegex},
+      {3, "\x01 {what|how}", PatternSyntax::kWordList},
+      {63, "c++", PatternSyntax::kPhrase},
+  };
+  Result<PatternSet> set = PatternSet::Compile(specs, PatternSetOptions{.scan_form = true});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  const PatternSet& p = set.value();
+  EXPECT_EQ(p.Scan("Solve it STEP-BY-STEP please"), 1u);
+  EXPECT_EQ(p.Scan("step\n  by   step_by_step"), 1u);
+  EXPECT_EQ(p.Scan("(step by step)"), 1u);
+  EXPECT_EQ(p.Scan("footstep by stepping"), 0u);  // word boundaries
+  EXPECT_EQ(p.Scan("step by steps"), 0u);
+  EXPECT_EQ(p.Scan("step by\xC3\xA9step"), 0u);  // a non-ASCII letter is part of the word
+  EXPECT_EQ(p.Scan("\xE2\x80\x9Cstep by step\xE2\x80\x9D"), 1u);  // curly quotes are boundaries
+  EXPECT_EQ(p.Scan("Summarise this; tl;dr"), 2u);
+  EXPECT_EQ(p.Scan("presummarise"), 0u);
+  EXPECT_EQ(p.Scan("write at least 500 words"), 4u);
+  EXPECT_EQ(p.Scan("write at least five words"), 0u);
+  EXPECT_EQ(p.Scan("What now"), 8u);
+  EXPECT_EQ(p.Scan("so what now"), 0u);  // only the first word
+  EXPECT_EQ(p.Scan("in C++ or c++17"), uint64_t{1} << 63);
+  EXPECT_EQ(p.Scan("abc++"), 0u);
+  EXPECT_EQ(p.Scan(""), 0u);
+  // The tail of a long text is not its start.
+  std::string text = "x ";
+  text += std::string(1 << 16, 'y');
+  text += " what step by step";
+  EXPECT_EQ(p.Scan(text), 1u);
+}
+
+TEST(Lexicons, AnalyzeNormalizedAgreesWithAnalyze) {
+  const char* const prompts[] = {
+      "You are an expert tutor. Answer the following question and show your reasoning step by step: why?",
+      "Write at least 2000 words, do NOT summarize. Generate 50 diverse instructions for training.",
+      "Pick one.\nA) cat\nB) dog\nC) fish",
+      "What is 17 * 23? Then x^2 - 4 = 0; def f(x): return x  </think>",
+      "CAF\xC3\x89 \xEF\xBC\xB3\xEF\xBD\x94\xEF\xBD\x85\xEF\xBD\x90 by step, \xE2\x80\x9Cchain-of-thought\xE2\x80\x9D",
+  };
+  for (const char* p : prompts) {
+    const PromptFeatures a = Analyze(p);
+    const PromptFeatures b = AnalyzeNormalized(Normalize(p));
+    const PromptFeatures c = AnalyzeNormalized(Normalize(p, {.keep_digits = true}));
+    EXPECT_EQ(a.reasoning_mask, b.reasoning_mask) << p;
+    EXPECT_EQ(a.output_mask, b.output_mask) << p;
+    EXPECT_EQ(a.task_mask, b.task_mask) << p;
+    EXPECT_EQ(a.topic_mask, b.topic_mask) << p;
+    EXPECT_EQ(b.reasoning_mask, c.reasoning_mask) << p;
+    EXPECT_EQ(b.task_mask, c.task_mask) << p;
+  }
+  // Full-width "Ｓｔｅｐ by step" is step by step once normalised.
+  EXPECT_NE(Analyze(prompts[4]).reasoning_mask & 1, 0u);
+}
+
 TEST(Lexicons, DefaultsCompileAndNameTheirBits) {
   const Lexicons& lex = DefaultLexicons();
   EXPECT_GT(lex.entries().size(), 60u);
@@ -192,6 +265,38 @@ TEST(Lexicons, LongPromptHandled) {
   const PromptFeatures f = Analyze(p);
   EXPECT_TRUE((f.reasoning_mask >> Bit(LexiconKind::kReasoning, "step_by_step")) & 1);
   EXPECT_TRUE((f.output_mask >> Bit(LexiconKind::kOutput, "at_least_n")) & 1);
+}
+
+TEST(Lexicons, WordBoundariesHold) {
+  EXPECT_TRUE(Reasoning("first, think about it", "think_first"));
+  EXPECT_TRUE(Reasoning("Before answering think.", "think_first"));
+  EXPECT_FALSE(Reasoning("thirst, think", "think_first"));
+  EXPECT_TRUE(Reasoning("put it in < / thinking > tags", "think_tags"));
+  EXPECT_FALSE(Reasoning("stepbystep", "each_step"));
+  EXPECT_TRUE(Output("Don't truncate anything", "do_not_summarize"));
+  EXPECT_TRUE(Output("never leave anything out", "do_not_summarize"));
+  EXPECT_FALSE(Output("dont summit", "do_not_summarize"));
+  EXPECT_TRUE(Output("no fewer than 12paragraphs", "at_least_n"));
+  EXPECT_FALSE(Output("at least 12 wordsmiths", "at_least_n"));
+  EXPECT_TRUE(HasTask("compute 1/2", TaskType::kMath));
+  EXPECT_TRUE(HasTask("what is 7 - 5", TaskType::kMath));
+  EXPECT_FALSE(HasTask("call 555-1234", TaskType::kMath));
+  EXPECT_TRUE(HasTask("```python\nprint(1)\n```", TaskType::kCode));
+  EXPECT_TRUE(HasTask("#include<stdio.h>", TaskType::kCode));
+  EXPECT_TRUE(HasTask("function my_func(a, b)", TaskType::kCode));
+  EXPECT_TRUE(HasTask("translating poems", TaskType::kTranslation));
+  EXPECT_FALSE(HasTask("in Englishman's terms", TaskType::kTranslation));
+  EXPECT_TRUE(HasTask("  how tall is it", TaskType::kQuestionAnswering));
+  EXPECT_TRUE(HasTask("Question: tall?", TaskType::kQuestionAnswering));
+  EXPECT_FALSE(HasTask("showhow it works", TaskType::kQuestionAnswering));
+  EXPECT_TRUE(HasTask("(a) red (b) blue", TaskType::kMultipleChoice));
+  EXPECT_FALSE(HasTask("plan a) later", TaskType::kMultipleChoice));
+  EXPECT_TRUE(HasTask("write 10 short funny test cases", TaskType::kDataGeneration));
+  EXPECT_FALSE(HasTask("write 10 very short and funny test cases", TaskType::kDataGeneration));
+  EXPECT_TRUE(HasTopic("the Roman Empire", Topic::kHistory));
+  EXPECT_FALSE(HasTopic("romanesque", Topic::kHistory));
+  EXPECT_TRUE(HasTopic("stars and starships", Topic::kAstronomy));
+  EXPECT_FALSE(HasTopic("mustard", Topic::kAstronomy));
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "moat/core/check.h"
+#include "moat/text/normalize.h"
 
 namespace moat::text {
 namespace {
@@ -19,52 +21,56 @@ constexpr uint32_t kKindWidth[] = {64, 64, 32, 32};
 
 constexpr LexiconEntry kEntries[] = {
     // (a) Reasoning elicitation: each entry its own bit.
-    {K::kReasoning, 0, "step_by_step", S::kRegex, R"(\bstep[\s\-_]*(?:by|after)[\s\-_]*step\b)"},
+    {K::kReasoning, 0, "step_by_step", S::kWordList, "step{ |}{by|after}{ |}step"},
     {K::kReasoning, 1, "show_work", S::kWordList,
      "show your work, show all your work, show all work, show your working, show the work, show all working"},
-    {K::kReasoning, 2, "show_reasoning", S::kRegex,
-     R"(\bshow\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your|the|its)\s+(?:reasoning|thinking|thought\s+process|logic|steps)\b)"},
-    {K::kReasoning, 3, "explain_reasoning", S::kRegex,
-     R"(\bexplain\s+(?:your|the|all|each|every|all\s+the)\s+(?:reasoning|thinking|thought\s+process|logic|steps?)\b)"},
-    {K::kReasoning, 4, "chain_of_thought", S::kRegex, R"(\bchain[\s\-_]+of[\s\-_]+thoughts?\b)"},
+    {K::kReasoning, 2, "show_reasoning", S::kWordList,
+     "show {me |}{all |}{of |}{your|the|its} {reasoning|thinking|thought process|logic|steps}"},
+    {K::kReasoning, 3, "explain_reasoning", S::kWordList,
+     "explain {your|the|all|each|every|all the} {reasoning|thinking|thought process|logic|step|steps}"},
+    {K::kReasoning, 4, "chain_of_thought", S::kWordList, "chain of thought, chain of thoughts"},
     {K::kReasoning, 5, "think_carefully", S::kWordList,
      "think carefully, think step, think it through, think this through, think through, think hard, think deeply, "
      "think before you answer, think before answering, let's think, lets think, think out loud, think aloud"},
     {K::kReasoning, 6, "reasoning_process", S::kWordList,
      "reasoning process, thought process, thinking process, reasoning steps, reasoning trace, reasoning chain, "
      "line of reasoning, your reasoning, detailed reasoning, complete reasoning, full reasoning"},
-    {K::kReasoning, 7, "walk_through", S::kRegex, R"(\bwalk\s+(?:me|us|them|through)\b)"},
+    {K::kReasoning, 7, "walk_through", S::kWordList, "walk {me|us|them|through}"},
     {K::kReasoning, 8, "derivation", S::kWordList, "derivation, derivations, derive it, derive the, full derivation"},
-    {K::kReasoning, 9, "justify_steps", S::kRegex,
-     R"(\bjustify\s+(?:each|every|all|your|the)\s+(?:steps?|answers?|claims?|reasoning|choices?)\b)"},
-    {K::kReasoning, 10, "each_step", S::kRegex,
-     R"(\b(?:each|every|all(?:\s+the)?|intermediate|individual)\s+steps?\b)"},
-    {K::kReasoning, 11, "reason_through", S::kRegex,
-     R"(\breason\s+(?:through|carefully|step|about\s+(?:it|this)|it\s+out)\b)"},
-    {K::kReasoning, 12, "think_first", S::kRegex,
-     R"(\b(?:first|before\s+(?:answering|responding|you\s+answer))\s*,?\s*(?:think|reason|explain|analy[sz]e)\b)"},
+    {K::kReasoning, 9, "justify_steps", S::kWordList,
+     "justify {each|every|all|your|the} {step|steps|answer|answers|claim|claims|reasoning|choice|choices}"},
+    {K::kReasoning, 10, "each_step", S::kWordList, "{each|every|all|all the|intermediate|individual} {step|steps}"},
+    {K::kReasoning, 11, "reason_through", S::kWordList,
+     "reason {through|carefully|step|about it|about this|it out}"},
+    // "{ |, |}": the words apart, with a comma between, or run together (as \s*,?\s*).
+    {K::kReasoning, 12, "think_first", S::kWordList,
+     "{first|before answering|before responding|before you answer}{ |, |}{think|reason|explain|analyse|analyze}"},
     {K::kReasoning, 13, "rationale", S::kWordList, "rationale, your justification, explain why each"},
-    {K::kReasoning, 14, "think_tags", S::kRegex, R"(<\s*/?\s*(?:think|thinking|reasoning|scratchpad|thought)\s*>)"},
+    {K::kReasoning, 14, "think_tags", S::kWordList, "<{/|}{think|thinking|reasoning|scratchpad|thought}>"},
     {K::kReasoning, 15, "internal_reasoning", S::kWordList,
      "internal reasoning, hidden reasoning, inner monologue, scratchpad, private reasoning, reasoning tokens"},
-    {K::kReasoning, 16, "break_down", S::kRegex,
-     R"(\bbreak\s+(?:it|this|the\s+problem|the\s+question|that)\s+down\b|\bbreak\s+down\s+(?:the|this|your)\b|\blogical\s+steps\b)"},
+    {K::kReasoning, 16, "break_down", S::kWordList,
+     "break {it|this|the problem|the question|that} down, break down {the|this|your}, logical steps"},
 
     // (b) Max-output / verbatim requests.
     {K::kOutput, 0, "as_detailed_as_possible", S::kWordList,
      "as detailed as possible, as much detail as possible, in as much detail, in great detail, in full detail, "
      "extremely detailed, very detailed, highly detailed, maximum detail, exhaustive, exhaustively"},
-    {K::kOutput, 1, "do_not_summarize", S::kRegex,
-     R"(\b(?:do\s+not|don'?t|never|without)\s+(?:summari[sz]\w*|abbreviat\w*|shorten\w*|truncat\w*|condens\w*|skip\w*|omit\w*|leav(?:e|ing)\s+(?:anything\s+)?out)\b)"},
-    {K::kOutput, 2, "entire", S::kRegex,
-     R"(\b(?:entire|whole|complete|full)\s+(?:text|response|answer|output|solution|code|document|explanation|content|list|reasoning|derivation|proof|transcript)\b)"},
+    {K::kOutput, 1, "do_not_summarize", S::kWordList,
+     "{do not|don't|dont|never|without} {summaris*|summariz*|abbreviat*|shorten*|truncat*|condens*|skip*|omit*}, "
+     "{do not|don't|dont|never|without} {leave|leaving} {anything |}out"},
+    {K::kOutput, 2, "entire", S::kWordList,
+     "{entire|whole|complete|full} {text|response|answer|output|solution|code|document|explanation|content|list|"
+     "reasoning|derivation|proof|transcript}"},
     {K::kOutput, 3, "verbatim", S::kWordList,
      "verbatim, word for word, exactly as written, exact wording, reproduce exactly, in full"},
     {K::kOutput, 4, "full_reasoning", S::kWordList,
      "full reasoning, complete reasoning, all of your reasoning, entire reasoning, full chain of thought, "
      "full thought process, complete thought process, all intermediate"},
-    {K::kOutput, 5, "at_least_n", S::kRegex,
-     R"(\b(?:at\s+least|a\s+minimum\s+of|minimum(?:\s+of)?|no\s+(?:fewer|less)\s+than|more\s+than|over)\s+\d+\s*(?:words|tokens|paragraphs|pages|sentences|lines|characters|examples|items|steps)\b)"},
+    // A number is "0" in the scan form; "{0 |0}": the unit apart or attached (\d+\s*).
+    {K::kOutput, 5, "at_least_n", S::kWordList,
+     "{at least|a minimum of|minimum|minimum of|no fewer than|no less than|more than|over} {0 |0}"
+     "{words|tokens|paragraphs|pages|sentences|lines|characters|examples|items|steps}"},
     {K::kOutput, 6, "long_response", S::kWordList,
      "as long as possible, longest possible, maximum length, lengthy, extensive, in depth, thorough, thoroughly, "
      "comprehensive, long form, long-form"},
@@ -77,15 +83,19 @@ constexpr LexiconEntry kEntries[] = {
      "solve, solve for, equation*, calculate, calculation, compute the, integral*, integrate, derivative*, "
      "differentiate, theorem, prove that, proof, algebra*, arithmetic, probability, simplify the expression, "
      "evaluate the expression, find the value, polynomial*, matrix, matrices, geometry, triangle, fraction*"},
-    {K::kTask, T(TaskType::kMath), "math", S::kRegex, R"(\d\s*[\+\*/\^=]\s*\d|\d\s+-\s+\d|\bx\s*\^\s*\d)"},
+    // Over the scan form: an operator between numbers (a spaced '-' only), x^n.
+    {K::kTask, T(TaskType::kMath), "math", S::kRegex, R"(0 [-+*/^=] 0| x \^ 0)"},
     {K::kTask, T(TaskType::kCode), "code", S::kWordList,
      "write a function, write a program, write code, write a script, source code, code snippet, implement*, "
      "python, javascript, typescript, java, c++, c#, golang, rust code, sql, html, css, debug*, refactor*, "
      "unit test*, stack trace, compile error, compiler error, function that, class that, api endpoint, regex, "
      "algorithm, time complexity, bash script"},
-    {K::kTask, T(TaskType::kCode), "code", S::kRegex, R"(```|\bdef\s+\w+\s*\(|#include\s*<|\bfunction\s+\w+\s*\()"},
-    {K::kTask, T(TaskType::kTranslation), "translation", S::kRegex,
-     R"(\btranslat\w*|\b(?:into|in)\s+(?:english|french|spanish|german|chinese|mandarin|japanese|korean|russian|arabic|portuguese|italian|hindi|dutch|turkish|polish|vietnamese)\b)"},
+    {K::kTask, T(TaskType::kCode), "code", S::kWordList, "```, #include <"},
+    // Over the scan form ('_' separates words there): "def name(", "function name(".
+    {K::kTask, T(TaskType::kCode), "code", S::kRegex, R"( (?:def|function) [a-z0]+(?: [a-z0]+){0,4} \( )"},
+    {K::kTask, T(TaskType::kTranslation), "translation", S::kWordList,
+     "translat*, {into|in} {english|french|spanish|german|chinese|mandarin|japanese|korean|russian|arabic|"
+     "portuguese|italian|hindi|dutch|turkish|polish|vietnamese}"},
     {K::kTask, T(TaskType::kSummarization), "summarization", S::kWordList,
      "summari*, summary, tl;dr, tldr, key points, main points, condense, synopsis, in a nutshell, recap, "
      "brief overview"},
@@ -96,21 +106,24 @@ constexpr LexiconEntry kEntries[] = {
     {K::kTask, T(TaskType::kCreativeWriting), "creative_writing", S::kWordList,
      "write a story, short story, a story about, poem, poetry, haiku, sonnet, lyrics, song about, fiction, "
      "screenplay, script for a, fairy tale, limerick, novel, plot, character named, creative writing, fable"},
-    // Split in three: one alternation mixing an anchored and unanchored part
-    // made Hyperscan pick a much slower engine for the whole database (3x).
-    {K::kTask, T(TaskType::kQuestionAnswering), "question_answering", S::kRegex,
-     R"(^(?:what|who|whom|whose|when|where|why|how|which|is|are|was|were|can|could|does|do|did|should|would|will)\b)"},
+    // The first word: "\x01" marks the start of the scan form.
+    {K::kTask, T(TaskType::kQuestionAnswering), "question_answering", S::kWordList,
+     "\x01 {what|who|whom|whose|when|where|why|how|which|is|are|was|were|can|could|does|do|did|should|would|will}"},
     {K::kTask, T(TaskType::kQuestionAnswering), "question_answering", S::kWordList,
      "answer the question, answer this question, answer these questions, answer my question, answer the following"},
-    {K::kTask, T(TaskType::kQuestionAnswering), "question_answering", S::kRegex, R"(\bquestion:)"},
+    {K::kTask, T(TaskType::kQuestionAnswering), "question_answering", S::kWordList, "question:*"},
     {K::kTask, T(TaskType::kRewriting), "rewriting", S::kWordList,
      "rewrite*, re-write, rephrase*, paraphrase*, reword*, proofread*, edit this, edit the following, "
      "improve this, polish this, make it more formal, make it sound, fix the grammar, correct the grammar, "
      "correct any errors, in simpler terms, simplify this text"},
-    {K::kTask, T(TaskType::kMultipleChoice), "multiple_choice", S::kRegex,
-     R"(\bmultiple[\s\-]+choice\b|\bwhich\s+of\s+the\s+following\b|\b(?:choose|select|pick)\s+(?:the\s+)?(?:correct|best|right|most\s+appropriate)\b|\banswer\s+choices\b|(?:^|\s)\(?[aA][\)\.:]\s[^\n]{0,200}\n\s*\(?[bB][\)\.:]\s)"},
+    {K::kTask, T(TaskType::kMultipleChoice), "multiple_choice", S::kWordList,
+     "multiple choice, which of the following, {choose|select|pick} {the |}{correct|best|right|most appropriate}, "
+     "answer choices"},
+    // Options "a) ... b) ..." (also "(a)", "a.", "a:") within about 200 bytes;
+    // the scan form has no line breaks, so any whitespace may precede "b)".
+    {K::kTask, T(TaskType::kMultipleChoice), "multiple_choice", S::kRegex, R"( a [).:](?: .{0,240})? b [).:] )"},
     {K::kTask, T(TaskType::kDataGeneration), "data_generation", S::kRegex,
-     R"(\b(?:generate|create|produce|write|give\s+me|list|make|come\s+up\s+with)\s+(?:\d+|a\s+(?:list|set|dataset|batch)\s+of|several|multiple|many|diverse|varied|a\s+variety\s+of|different)\s+(?:\w+\s+){0,3}(?:examples?|instructions?|questions?|prompts?|samples?|pairs?|records?|entries|tasks?|dialogues?|conversations?|problems?|exercises?|test\s+cases?)\b)"},
+     R"( (?:generate|create|produce|write|give me|list|make|come up with) (?:0|a (?:list|set|dataset|batch) of|several|multiple|many|diverse|varied|a variety of|different) (?:[a-z0]+ ){0,3}(?:examples?|instructions?|questions?|prompts?|samples?|pairs?|records?|entries|tasks?|dialogues?|conversations?|problems?|exercises?|test cases?) )"},
     {K::kTask, T(TaskType::kDataGeneration), "data_generation", S::kWordList,
      "synthetic data, training data, training examples, dataset, fine-tuning data, instruction tuning, "
      "question-answer pairs, jsonl"},
@@ -227,21 +240,61 @@ Result<Lexicons> Lexicons::Compile(std::span<const LexiconEntry> entries) {
     }
     specs.push_back(PatternSpec{kind * 64 + e.bit, std::string(e.expression), e.syntax});
   }
-  Result<PatternSet> set = PatternSet::Compile(specs);
+  Result<PatternSet> set = PatternSet::Compile(specs, PatternSetOptions{.scan_form = true});
   if (!set.ok()) return Status::Error("lexicons: " + set.status().message());
   Lexicons lexicons(std::move(set).value());
   lexicons.entries_.assign(entries.begin(), entries.end());
   return lexicons;
 }
 
-PromptFeatures Lexicons::Analyze(std::string_view prompt) const {
-  const PatternMask m = set_.ScanAll(prompt);
+namespace {
+
+PromptFeatures FromMask(const PatternMask& m) {
   PromptFeatures f;
   f.reasoning_mask = m.words[0];
   f.output_mask = m.words[1];
   f.task_mask = static_cast<uint32_t>(m.words[2]);
   f.topic_mask = static_cast<uint32_t>(m.words[3]);
   return f;
+}
+
+bool AllAscii(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t acc = 0;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    acc |= w;
+    p += 8;
+    n -= 8;
+  }
+  while (n--) acc |= static_cast<unsigned char>(*p++);
+  return (acc & 0x8080808080808080ULL) == 0;
+}
+
+}  // namespace
+
+PromptFeatures Lexicons::Analyze(std::string_view prompt) const {
+  // ASCII: the scan form of the raw text is that of its normal form.
+  if (AllAscii(prompt)) return FromMask(set_.ScanAll(prompt));
+  thread_local std::string normal;
+  constexpr size_t kHead = PatternSet::kHeadBytes, kTail = PatternSet::kTailBytes;
+  if (prompt.size() <= kHead + kTail) {
+    Normalize(prompt, normal);
+    return FromMask(set_.ScanAll(normal));
+  }
+  // Cut first so the cost stays bounded, then normalise each part.
+  Normalize(prompt.substr(0, kHead), normal);
+  PatternMask m = set_.ScanAll(normal);
+  Normalize(prompt.substr(prompt.size() - kTail), normal);
+  const PatternMask t = set_.ScanAllContinued(normal);
+  for (size_t i = 0; i < m.words.size(); ++i) m.words[i] |= t.words[i];
+  return FromMask(m);
+}
+
+PromptFeatures Lexicons::AnalyzeNormalized(std::string_view normalized) const {
+  return FromMask(set_.ScanAll(normalized));
 }
 
 std::string_view Lexicons::Name(LexiconKind kind, uint32_t bit) const {

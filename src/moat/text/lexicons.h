@@ -53,9 +53,16 @@ class Lexicons {
  public:
   static Result<Lexicons> Compile(std::span<const LexiconEntry> entries);
 
-  // One Hyperscan scan over the prompt (raw or normalised; long prompts as
-  // PatternSet: first 8 KiB and last 2 KiB).
+  // One Hyperscan scan over the scan form (see ToScanForm) of the prompt,
+  // raw or normalised: a non-ASCII raw prompt is normalised first (long
+  // prompts as PatternSet: first 8 KiB and last 2 KiB). Word lists and
+  // phrases are pure literals over the scan form; the few kRegex entries
+  // are written against it.
   PromptFeatures Analyze(std::string_view prompt) const;
+  // The same for a text that is already Normalize output (any options):
+  // skips the ASCII check and the normalisation; for callers that normalise
+  // anyway (MinHash, template mining).
+  PromptFeatures AnalyzeNormalized(std::string_view normalized) const;
 
   // Name of a bit ("" when unused); several entries may share a bit.
   std::string_view Name(LexiconKind kind, uint32_t bit) const;
@@ -74,5 +81,9 @@ const Lexicons& DefaultLexicons();
 
 // Shorthand for DefaultLexicons().Analyze(prompt).
 inline PromptFeatures Analyze(std::string_view prompt) { return DefaultLexicons().Analyze(prompt); }
+// Shorthand for DefaultLexicons().AnalyzeNormalized(normalized).
+inline PromptFeatures AnalyzeNormalized(std::string_view normalized) {
+  return DefaultLexicons().AnalyzeNormalized(normalized);
+}
 
 }  // namespace moat::text
