@@ -84,5 +84,45 @@ TEST(LinkerTest, ComponentsAreTransitive) {
   EXPECT_EQ(r.components[0].evidence[K(LinkKind::kPayment)].values, 2u);
 }
 
+
+TEST(LinkerTest, BystanderSharingOneWeakPairIsPeeled) {
+  // Five accounts share two subnets each with each other (a proxy pool); a
+  // sixth shares one subnet and one e-mail domain with a single member only.
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(6);
+  for (int i = 0; i < 5; ++i) {
+    Give(l, st[i], LinkKind::kSubnet, 10);
+    Give(l, st[i], LinkKind::kSubnet, 11);
+  }
+  Give(l, st[5], LinkKind::kSubnet, 12);
+  Give(l, st[0], LinkKind::kSubnet, 12);
+  Give(l, st[5], LinkKind::kEmailDomain, 3);
+  Give(l, st[0], LinkKind::kEmailDomain, 3);
+  std::vector<Candidate> c;
+  for (uint32_t i = 0; i < 6; ++i) c.push_back({i, &st[i]});
+  const LinkResult r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_EQ(r.components[0].members, (std::vector<uint32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(r.components[0].edges, 10u);
+}
+
+TEST(LinkerTest, SharedTemplatesLinkAndOrgMembersAreCounted) {
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(3);
+  for (int i = 0; i < 3; ++i) {
+    Give(l, st[i], LinkKind::kTemplate, 1);
+    Give(l, st[i], LinkKind::kTemplate, 2);
+  }
+  st[2].n_org = 4;
+  std::vector<Candidate> c;
+  for (uint32_t i = 0; i < 3; ++i) c.push_back({i, &st[i]});
+  const LinkResult r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_EQ(r.components[0].members.size(), 3u);
+  EXPECT_EQ(r.components[0].org_members, 1u);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kTemplate)].values, 2u);
+  EXPECT_EQ(r.components[0].payment_values, 0u);
+}
+
 }  // namespace
 }  // namespace moat::link

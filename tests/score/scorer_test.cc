@@ -95,5 +95,36 @@ TEST(ScorerTest, CodesAreStable) {
   EXPECT_STREQ(VerdictName(Verdict::kExtraction), "extraction");
 }
 
+
+TEST(ScorerTest, CampaignStrengthNeedsIntentAndIsDampedByOrganisation) {
+  DetectorConfig cfg;
+  link::Component comp;
+  for (uint32_t i = 0; i < 16; ++i) comp.members.push_back(i);
+  EXPECT_NEAR(CampaignStrength(comp, 0.3, cfg), 1.0, 1e-9);
+  EXPECT_NEAR(CampaignStrength(comp, 0.0, cfg), 0.0, 1e-9);  // linked, but no intent
+  comp.org_members = 16;                                      // colleagues under one org
+  EXPECT_LT(CampaignStrength(comp, 0.3, cfg), cfg.campaign_min_strength);
+  link::Component pair;
+  pair.members = {1, 2};
+  EXPECT_NEAR(CampaignStrength(pair, 0.3, cfg), 0.25, 1e-9);  // log2(2)/log2(16)
+}
+
+TEST(ScorerTest, CampaignEvidenceIsNotDampedByMemberMitigations) {
+  // A human-looking multi-turn member of a strong campaign: mitigated on its
+  // own, extraction through the campaign (the camouflage does not hide it).
+  DetectorConfig cfg;
+  const AccountState s = Feed(40, 600 * kMicrosPerSecond, [](int i) -> int64_t { return i % 2; },
+                              "think step by step", 500, 400, 0.7, false, 400LL * kMicrosPerDay);
+  const ScoreResult alone = Score(s, {}, cfg);
+  EXPECT_LT(alone.score, cfg.suspicious);
+  link::Component comp;
+  for (uint32_t i = 0; i < 20; ++i) comp.members.push_back(i);
+  CampaignContext ctx{&comp, 0.3, CampaignStrength(comp, 0.3, cfg)};
+  const ScoreResult linked = Score(s, ctx, cfg);
+  EXPECT_EQ(linked.verdict, Verdict::kExtraction);
+  EXPECT_NEAR(linked.weight[static_cast<int>(Signal::kCampaignMember)], cfg.campaign_weight, 1e-9);
+  EXPECT_LE(alone.own_score, alone.raw_score);
+}
+
 }  // namespace
 }  // namespace moat::score

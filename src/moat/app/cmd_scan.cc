@@ -13,6 +13,7 @@
 #include "moat/core/time.h"
 #include "moat/engine/engine.h"
 #include "moat/ingest/ingest.h"
+#include "moat/score/config_file.h"
 
 namespace moat::app {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 struct ScanArgs {
   std::vector<std::string> inputs;
   std::string out_dir;
+  std::string config_path;  // empty: built-in defaults
   bool quiet = false;
   double lateness_minutes = 5.0;
 };
@@ -138,7 +140,16 @@ int RunScan(const ScanArgs& args) {
     std::fprintf(stderr, "moat scan: %s\n", quarantine.status().message().c_str());
     return kExitFailure;
   }
-  engine::Engine engine{score::DetectorConfig{}};
+  score::DetectorConfig cfg;
+  if (!args.config_path.empty()) {
+    if (Status st = score::LoadDetectorConfig(args.config_path, cfg); !st.ok()) {
+      std::fprintf(stderr, "moat scan: %s\n", st.message().c_str());
+      return kExitFailure;
+    }
+  }
+  // The config actually used, so every verdict can be traced to its settings.
+  std::ofstream(args.out_dir + "/config.toml") << score::DetectorConfigToml(cfg);
+  engine::Engine engine{cfg};
   ingest::IngestOptions options;
   options.allowed_lateness = static_cast<EventTime>(args.lateness_minutes * kMicrosPerMinute);
 
@@ -189,6 +200,9 @@ void RegisterScan(CLI::App& app, CommandSet& commands) {
   cmd->add_option("--lateness-minutes", args->lateness_minutes,
                   "how late a line may be and still be reordered into event time")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--config", args->config_path,
+                  "detector config (TOML, see config/detector.toml); default: built-in defaults")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--quiet,-q", args->quiet, "no progress line and no summary on stderr");
   cmd->callback([args, &commands] { commands.Set([args] { return RunScan(*args); }); });
 }

@@ -29,6 +29,7 @@ const char* SignalNoun(features::LinkKind k) {
     case features::LinkKind::kSubnet: return "subnet";
     case features::LinkKind::kTlsFingerprint: return "TLS fingerprint";
     case features::LinkKind::kSystemPrompt: return "system prompt";
+    case features::LinkKind::kTemplate: return "prompt template";
   }
   return "attribute";
 }
@@ -74,10 +75,16 @@ void Engine::Apply(const Exchange& x) {
     runtime_.emplace_back();
   }
   keys_.Extract(x, scratch_);
-  const uint32_t fresh = states_[a].Update(x, scratch_, cfg_.state);
+  uint64_t new_template = 0;
+  features::AccountState& st = states_[a];
+  const uint32_t fresh = st.Update(x, scratch_, cfg_.state, &new_template);
   if (fresh != 0) [[unlikely]] {
     for (int k = 0; k < features::kLinkKinds; ++k)
       if (fresh & (1u << k)) linker_.CountAccount(static_cast<features::LinkKind>(k), scratch_.link[k]);
+  }
+  if (new_template != 0) [[unlikely]] {
+    const uint32_t id = keys_.InternTemplate(new_template);
+    if (st.AddTemplate(id)) linker_.CountAccount(features::LinkKind::kTemplate, id);
   }
   Runtime& rt = runtime_[a];
   if (!rt.touched) {
@@ -94,6 +101,7 @@ score::CampaignContext Engine::Context(uint32_t a) const {
   if (c >= 0) {
     ctx.component = &components_[c];
     ctx.mean_member_score = component_mean_[c];
+    ctx.strength = component_strength_[c];
   }
   return ctx;
 }
@@ -104,6 +112,14 @@ void Engine::ScoreAccount(uint32_t a, EventTime t) {
   if (rt.result.verdict == score::Verdict::kExtraction && !rt.flagged) {
     rt.flagged = true;
     rt.first_flagged = t;
+  }
+  // A verdict of extraction is sticky: policy may already have acted on it,
+  // and first_flagged_ts must agree with the final verdict. The reasons
+  // still show the current evidence.
+  if (rt.flagged) {
+    rt.peak_score = std::max(rt.peak_score, rt.result.score);
+    rt.result.verdict = score::Verdict::kExtraction;
+    rt.result.score = rt.peak_score;
   }
 }
 
@@ -126,23 +142,32 @@ void Engine::Relink(EventTime t) {
   dirty_link_ = false;
   std::vector<link::Candidate> cands;
   for (uint32_t a = 0; a < states_.size(); ++a)
-    if (runtime_[a].result.own_score >= cfg_.link_threshold) cands.push_back({a, &states_[a]});
+    if (runtime_[a].result.raw_score >= cfg_.link_threshold) cands.push_back({a, &states_[a]});
   link::LinkResult res = linker_.Link(cands);
 
   // Everyone who was or now is in a campaign is re-scored at t.
   std::vector<uint32_t> rescore;
   for (const auto& comp : components_) rescore.insert(rescore.end(), comp.members.begin(), comp.members.end());
   for (uint32_t a : rescore) runtime_[a].campaign = -1;
-  components_ = std::move(res.components);
-  component_mean_.assign(components_.size(), 0.0);
-  for (size_t c = 0; c < components_.size(); ++c) {
+  // Only groups strong enough to be a campaign are kept; linked colleagues
+  // and look-alike bystanders stay unlinked.
+  components_.clear();
+  component_mean_.clear();
+  component_strength_.clear();
+  for (link::Component& comp : res.components) {
     double sum = 0;
-    for (uint32_t a : components_[c].members) {
-      runtime_[a].campaign = static_cast<int32_t>(c);
-      sum += runtime_[a].result.own_score;
+    for (uint32_t a : comp.members) sum += runtime_[a].result.raw_score;
+    const double mean = sum / double(comp.members.size());
+    const double strength = score::CampaignStrength(comp, mean, cfg_);
+    if (strength < cfg_.campaign_min_strength) continue;
+    const auto c = static_cast<int32_t>(components_.size());
+    for (uint32_t a : comp.members) {
+      runtime_[a].campaign = c;
       rescore.push_back(a);
     }
-    component_mean_[c] = sum / double(components_[c].members.size());
+    components_.push_back(std::move(comp));
+    component_mean_.push_back(mean);
+    component_strength_.push_back(strength);
   }
   for (uint32_t a : rescore) ScoreAccount(a, t);
 }

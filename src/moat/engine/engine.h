@@ -70,6 +70,7 @@ class Engine : public ExchangeSink {
  private:
   struct Runtime {
     score::ScoreResult result;
+    double peak_score = 0;  // highest score since first flagged
     EventTime first_flagged = 0;
     bool flagged = false;
     bool touched = false;
@@ -93,6 +94,7 @@ class Engine : public ExchangeSink {
   std::vector<uint32_t> touched_;
   std::vector<link::Component> components_;
   std::vector<double> component_mean_;
+  std::vector<double> component_strength_;
   bool started_ = false;
   bool finished_ = false;
   bool dirty_link_ = false;  // exchanges since the last link run

@@ -14,7 +14,7 @@ uint64_t Hash(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s
 
 // Distinct seeds per kind so equal strings of different kinds never collide
 // into one id space by accident (ids are per kind anyway).
-constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16};
+constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16, 17};
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -33,6 +33,7 @@ const char* LinkKindName(LinkKind k) {
     case LinkKind::kSubnet: return "subnet";
     case LinkKind::kTlsFingerprint: return "tls_fingerprint";
     case LinkKind::kSystemPrompt: return "system_prompt";
+    case LinkKind::kTemplate: return "template";
   }
   return "?";
 }
@@ -105,7 +106,9 @@ void KeyExtractor::Extract(const Exchange& x, ExchangeKeys& keys) {
   if (x.Has(Field::kPrompt)) keys.prompt = scanner_.Scan(x.prompt);
 }
 
-uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg) {
+uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg,
+                              uint64_t* new_template) {
+  if (new_template != nullptr) *new_template = 0;
   const EventTime ts = x.ts;
   if (exchanges == 0) {
     first_ts = last_ts = ts;
@@ -167,8 +170,15 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
   if (x.Has(Field::kPrompt)) {
     ++n_prompts;
     if (keys.prompt.elicits_reasoning) ++n_elicit;
-    prefixes.Add(keys.prompt.prefix_hash);
-    suffixes.Add(keys.prompt.suffix_hash);
+    // Space-saving counts can overestimate a newcomer, so a signature is only
+    // offered as a template on the exact repeat count, at most once each.
+    const uint32_t pc = prefixes.Add(keys.prompt.prefix_hash);
+    const uint32_t sc = suffixes.Add(keys.prompt.suffix_hash);
+    if (new_template != nullptr) {
+      // Prefix and suffix signatures live in one value space (seeded apart).
+      if (pc == cfg.template_repeat) *new_template = keys.prompt.prefix_hash;
+      else if (sc == cfg.template_repeat) *new_template = keys.prompt.suffix_hash;
+    }
   }
 
   if (keys.ip_hash != 0) ips.Add(keys.ip_hash);

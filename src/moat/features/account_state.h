@@ -23,8 +23,12 @@ enum class LinkKind : uint8_t {
   kSubnet,  // /24 of IPv4, /48 of IPv6
   kTlsFingerprint,
   kSystemPrompt,
+  // A prompt template (normalised opening or closing) the account repeats:
+  // registered once the account has used it kTemplateRepeat times, so one-off
+  // prompts never enter the cross-account index.
+  kTemplate,
 };
-inline constexpr int kLinkKinds = 6;
+inline constexpr int kLinkKinds = 7;
 inline constexpr uint32_t kNoValue = UINT32_MAX;
 const char* LinkKindName(LinkKind k);
 
@@ -59,6 +63,10 @@ struct ExchangeKeys {
 class KeyExtractor {
  public:
   void Extract(const Exchange& x, ExchangeKeys& keys);
+  // Dense id of a repeated template signature (see LinkKind::kTemplate).
+  uint32_t InternTemplate(uint64_t signature) {
+    return link_[static_cast<int>(LinkKind::kTemplate)].Intern(signature);
+  }
   const PromptScanner& scanner() const { return scanner_; }
 
  private:
@@ -72,10 +80,11 @@ class KeyExtractor {
 struct StateConfig {
   int64_t high_max_tokens = 4000;   // a max_tokens at or above this asks for long output
   double near_max_fraction = 0.9;   // output_tokens >= this * max_tokens: ran to the limit
+  uint32_t template_repeat = 3;     // uses of one signature before it is a linkable template
 };
 
 struct AccountState {
-  static constexpr int kAttrSlots = 4;
+  static constexpr int kAttrSlots = 8;
 
   uint32_t exchanges = 0;
   EventTime first_ts = 0;
@@ -110,8 +119,8 @@ struct AccountState {
   // Content.
   uint32_t n_prompts = 0;
   uint32_t n_elicit = 0;
-  TopKeys<4> prefixes;
-  TopKeys<4> suffixes;
+  TopKeys<8> prefixes;
+  TopKeys<8> suffixes;
 
   // Parameters.
   uint32_t n_temperature = 0;
@@ -132,7 +141,13 @@ struct AccountState {
   // Applies one exchange. Returns a bit mask (1 << LinkKind) of attribute
   // values that are new for this account, so that the cross-account index
   // can count distinct accounts per value.
-  uint32_t Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg);
+  // A template signature that has just reached cfg.template_repeat uses is
+  // written to *new_template (0 when none); the caller interns it and hands
+  // the id to AddTemplate.
+  uint32_t Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg,
+                  uint64_t* new_template = nullptr);
+  // Returns true when the template id newly entered the slots.
+  bool AddTemplate(uint32_t id) { return attrs[static_cast<int>(LinkKind::kTemplate)].Add(id); }
 
   // Derived measures, all in [0,1] unless noted; 0 when undefined.
   double Share(uint32_t k) const { return exchanges ? double(k) / exchanges : 0.0; }

@@ -14,13 +14,16 @@ namespace {
 
 // Generic phrases people (and scripts) use to ask a model to show its
 // reasoning. Kept behavioural and short; not taken from any traffic source.
-constexpr std::array<std::string_view, 18> kPhrases = {
+constexpr std::array<std::string_view, 27> kPhrases = {
     "step by step",        "show your reasoning", "explain your reasoning",
     "chain of thought",    "think carefully",     "full reasoning",
     "reasoning process",   "show your work",      "show all steps",
     "show every step",     "explain each step",   "thought process",
-    "detailed reasoning",  "reason through",      "walk me through your",
+    "detailed reasoning",  "reason through",      "walk me through",
     "think it through",    "your reasoning",      "reasoning steps",
+    "one step at a time",  "each step",           "every step",
+    "thinking it through", "think through",       "line of reasoning",
+    "reasoning trace",     "intermediate steps",  "work it out",
 };
 
 constexpr uint8_t kSpace = 27;
@@ -196,6 +199,7 @@ PromptScan PromptScanner::Scan(std::string_view prompt) const {
   const auto* p = reinterpret_cast<const unsigned char*>(prompt.data());
   const size_t n = prompt.size();
   out.elicits_reasoning = Match(p, n);
+  out.templatable = n >= 2 * kSignatureChars;
 
   char buf[kSignatureChars] = {};
   int k = Normalise(p, n, buf, kSignatureChars);

@@ -20,6 +20,9 @@ struct PromptScan {
   bool elicits_reasoning = false;
   uint64_t prefix_hash = 0;  // first kSignatureChars normalised characters
   uint64_t suffix_hash = 0;  // last kSignatureChars normalised characters
+  // Long enough that the signatures are an opening and an ending around a
+  // varying body (a template), not the whole of a short common message.
+  bool templatable = false;
 };
 
 // Immutable after construction; share one instance across threads.

@@ -82,17 +82,15 @@ class CappedSet {
 template <int N>
 class TopKeys {
  public:
-  void Add(uint64_t key) {
+  // Returns the key's (estimated) count after adding it.
+  uint32_t Add(uint64_t key) {
     int min_i = 0;
     for (int i = 0; i < N; ++i) {
-      if (counts_[i] != 0 && keys_[i] == key) {
-        ++counts_[i];
-        return;
-      }
+      if (counts_[i] != 0 && keys_[i] == key) return ++counts_[i];
       if (counts_[i] < counts_[min_i]) min_i = i;
     }
     keys_[min_i] = key;  // replaces an empty slot or the smallest counter
-    ++counts_[min_i];
+    return ++counts_[min_i];
   }
   uint32_t MaxCount() const { return *std::max_element(counts_.begin(), counts_.end()); }
 

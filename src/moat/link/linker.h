@@ -1,6 +1,10 @@
 // Stage 2: links suspicious accounts into campaigns through the attributes an
 // operator reuses (payment instrument, subnet, system prompt, e-mail domain,
-// org, client fingerprint). Sees only account summaries, never raw prompts.
+// org, client fingerprint, repeated prompt templates). Sees only account
+// summaries (interned value ids, never raw prompts). Pairs are scored by the
+// rarity-weighted values they share, built from per-value holder lists (never
+// all pairs), and groups are peeled to their dense core so that one stray
+// shared value cannot pull an unrelated account into a campaign.
 #pragma once
 
 #include <array>
@@ -29,10 +33,24 @@ struct LinkConfig {
       0.5,   // subnet
       0.15,  // tls_fingerprint
       0.6,   // system_prompt
+      0.45,  // template (a repeated prompt opening or ending)
   };
   // Two candidates are joined when the values they share add up to this.
   // Above every weak kind alone, so one shared subnet or domain never links.
   double min_edge = 0.8;
+  // A value held by more candidates than this pairs each holder only with
+  // its next window_pairs holders (cost linear, not quadratic, in holders).
+  uint32_t max_pair_holders = 96;
+  uint32_t window_pairs = 24;
+  // Dense core: in a group of three or more, an account must have at least
+  // this many linked neighbours, or share one single value of at least
+  // strong_edge strength with a neighbour (a pure payment card), to stay.
+  uint32_t min_core_degree = 2;
+  double strong_edge = 0.9;
+  // In a large group, an account must also be linked to at least this share
+  // of the group: a bystander who shares a few common phrases or a carrier
+  // address with some members touches a handful of them, members touch many.
+  double min_core_share = 0.03;
 };
 
 // One account offered for linking (its stage-1 state, and first-seen time to
@@ -50,6 +68,9 @@ struct KindEvidence {
 struct Component {
   std::vector<uint32_t> members;  // account ids, ascending
   std::array<KindEvidence, kLinkKinds> evidence{};
+  uint32_t edges = 0;            // linked pairs inside the component
+  uint32_t org_members = 0;      // members that call the API under an organisation
+  uint32_t payment_values = 0;   // distinct payment instruments over all members
 };
 
 struct LinkResult {

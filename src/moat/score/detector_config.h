@@ -25,9 +25,10 @@ struct DetectorConfig {
   // --- Verdict thresholds ---------------------------------------------------
   double suspicious = 0.5;
   double extraction = 0.75;
-  // Accounts whose own (pre-campaign) score reaches this are offered to the
-  // linker; below it an account cannot be pulled into a campaign at all.
-  double link_threshold = 0.4;
+  // Accounts whose raw score (raising signals, before mitigations and
+  // campaign evidence) reaches this are offered to the linker; below it an
+  // account cannot be pulled into a campaign at all.
+  double link_threshold = 0.12;
   // Shares over fewer exchanges than this are noise: no `extraction` verdict.
   uint32_t min_exchanges = 20;
 
@@ -68,9 +69,17 @@ struct DetectorConfig {
   double proxy_ips_lo = 5, proxy_ips_hi = 30;            // estimated distinct addresses
   double proxy_ip_share_lo = 0.2, proxy_ip_share_hi = 0.8;  // addresses per exchange
   double proxy_asns_lo = 3, proxy_asns_hi = 8;
-  // Campaign evidence: max_weight * size factor * mean own score of members.
-  double campaign_weight = 0.6;
+  // Campaign evidence: campaign_weight * CampaignStrength, where strength is
+  // size factor * ramp(members' mean raw score) * (1 - org_damp * org share).
+  // A linked group is reported as a campaign only at strength >= min_strength.
+  double campaign_weight = 0.95;
   double campaign_full_size = 16;  // size factor is log2(size)/log2(full)
+  double campaign_intent_lo = 0.08, campaign_intent_hi = 0.2;
+  double campaign_org_damp = 0.9;
+  double campaign_min_strength = 0.3;
+  // Campaign members may reach extraction on fewer exchanges than
+  // min_exchanges: the evidence is the group's, not one account's shares.
+  uint32_t campaign_min_exchanges = 5;
 
   // --- Mitigations: pull legitimate heavy users toward benign --------------
   // score = (1 - prod(1 - w_i)) * prod(1 - m_j).

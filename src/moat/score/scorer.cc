@@ -70,6 +70,7 @@ std::string KindCount(uint32_t n, features::LinkKind k) {
     case features::LinkKind::kSubnet: one = "shared subnet"; break;
     case features::LinkKind::kTlsFingerprint: one = "shared TLS fingerprint"; break;
     case features::LinkKind::kSystemPrompt: one = "shared system prompt"; break;
+    case features::LinkKind::kTemplate: one = "shared prompt template"; break;
   }
   return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
 }
@@ -107,6 +108,14 @@ const char* VerdictName(Verdict v) {
     case Verdict::kExtraction: return "extraction";
   }
   return "benign";
+}
+
+double CampaignStrength(const link::Component& comp, double mean_raw_score, const DetectorConfig& c) {
+  const double n = double(comp.members.size());
+  if (n < 2) return 0.0;
+  const double intent = Ramp(mean_raw_score, c.campaign_intent_lo, c.campaign_intent_hi);
+  const double outside_org = 1.0 - c.campaign_org_damp * (double(comp.org_members) / n);
+  return CampaignSizeFactor(comp.members.size(), c) * intent * outside_org;
 }
 
 ScoreResult Score(const AccountState& s, const CampaignContext& campaign, const DetectorConfig& c) {
@@ -161,17 +170,21 @@ ScoreResult Score(const AccountState& s, const CampaignContext& campaign, const 
     if (i != static_cast<int>(Signal::kCampaignMember)) keep *= 1.0 - std::clamp(r.weight[i], 0.0, 1.0);
   double damp = 1.0;
   for (int i = kFirstMitigation; i < kSignals; ++i) damp *= 1.0 - std::clamp(r.weight[i], 0.0, 1.0);
+  r.raw_score = 1.0 - keep;
   r.own_score = (1.0 - keep) * damp;
 
+  // Campaign evidence is not damped by the member's own mitigations: an
+  // operator can make every account look human on its own, and the group's
+  // coordination is what that camouflage cannot hide.
+  double campaign_keep = 1.0;
   if (campaign.component != nullptr) {
-    W(r, Signal::kCampaignMember) = c.campaign_weight *
-                                    CampaignSizeFactor(campaign.component->members.size(), c) *
-                                    campaign.mean_member_score;
-    keep *= 1.0 - std::clamp(W(r, Signal::kCampaignMember), 0.0, 1.0);
+    W(r, Signal::kCampaignMember) = c.campaign_weight * campaign.strength;
+    campaign_keep = 1.0 - std::clamp(W(r, Signal::kCampaignMember), 0.0, 1.0);
   }
-  r.score = (1.0 - keep) * damp;
+  r.score = 1.0 - (1.0 - r.own_score) * campaign_keep;
+  const bool enough_in_campaign = campaign.component != nullptr && s.exchanges >= c.campaign_min_exchanges;
 
-  if (r.score >= c.extraction && enough) r.verdict = Verdict::kExtraction;
+  if (r.score >= c.extraction && (enough || enough_in_campaign)) r.verdict = Verdict::kExtraction;
   else if (r.score >= c.suspicious) r.verdict = Verdict::kSuspicious;
   return r;
 }
@@ -234,7 +247,8 @@ std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campai
         for (int k = 1; k < features::kLinkKinds; ++k)
           if (comp->evidence[k].accounts > comp->evidence[best].accounts) best = k;
         d = "linked to " + std::to_string(comp->members.size() - 1) + " accounts by " +
-            KindCount(comp->evidence[best].values, static_cast<features::LinkKind>(best));
+            KindCount(comp->evidence[best].values, static_cast<features::LinkKind>(best)) +
+            " (campaign strength " + Fixed(campaign.strength, 2) + ")";
         break;
       }
       case Signal::kEvaluationRun:

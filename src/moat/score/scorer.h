@@ -47,12 +47,20 @@ const char* VerdictName(Verdict v);
 // What stage 2 says about the account's campaign, if any.
 struct CampaignContext {
   const link::Component* component = nullptr;  // null: not linked
-  double mean_member_score = 0;                // members' own scores
+  double mean_member_score = 0;                // members' raw (pre-mitigation) scores
+  double strength = 0;                         // CampaignStrength of the component
 };
+
+// How strongly a linked group looks like one extraction operation, in [0,1]:
+// size (log-scaled) x intent (members' mean raw score, ramped) x how far the
+// group stands outside any declared organisation. A group of colleagues under
+// one org sharing a card and an office is linked, but is not a campaign.
+double CampaignStrength(const link::Component& comp, double mean_raw_score, const DetectorConfig& cfg);
 
 struct ScoreResult {
   double score = 0;       // final, campaign evidence included
-  double own_score = 0;   // without campaign evidence (what linking uses)
+  double own_score = 0;   // without campaign evidence
+  double raw_score = 0;   // raising signals only, before mitigations (what linking uses)
   std::array<double, kSignals> weight{};  // mitigations stored positive
   Verdict verdict = Verdict::kBenign;
 };
