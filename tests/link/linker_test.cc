@@ -1,5 +1,8 @@
 #include "moat/link/linker.h"
 
+#include <algorithm>
+#include <array>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -122,6 +125,114 @@ TEST(LinkerTest, SharedTemplatesLinkAndOrgMembersAreCounted) {
   EXPECT_EQ(r.components[0].org_members, 1u);
   EXPECT_EQ(r.components[0].evidence[K(LinkKind::kTemplate)].values, 2u);
   EXPECT_EQ(r.components[0].payment_values, 0u);
+}
+
+// Components as comparable data: members and edges per component.
+std::vector<std::pair<std::vector<uint32_t>, uint32_t>> Shape(const LinkResult& r) {
+  std::vector<std::pair<std::vector<uint32_t>, uint32_t>> out;
+  for (const Component& c : r.components) out.push_back({c.members, c.edges});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(LinkerTest, IncrementalLinkMatchesAFreshLinker) {
+  // Over many ticks, accounts gain values and candidates come and go; the
+  // persistent linker must give what a linker built from scratch on the same
+  // state gives (all values small enough to be weighed exactly).
+  constexpr uint32_t kAccounts = 40;
+  std::vector<AccountState> st(kAccounts);
+  Linker inc{LinkConfig{}};
+  std::vector<std::array<uint32_t, 3>> given;  // (account, kind, value) in order
+  uint64_t rng = 12345;
+  auto next = [&](uint32_t n) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>((rng >> 33) % n);
+  };
+  const LinkKind kinds[] = {LinkKind::kPayment, LinkKind::kSubnet, LinkKind::kEmailDomain, LinkKind::kTemplate};
+  for (int tick = 0; tick < 30; ++tick) {
+    for (int j = 0; j < 12; ++j) {
+      const uint32_t a = next(kAccounts);
+      const LinkKind k = kinds[next(4)];
+      const uint32_t v = next(k == LinkKind::kPayment ? 30 : 8);
+      if (st[a].attrs[K(k)].Add(v)) {
+        inc.CountAccount(k, v);
+        given.push_back({a, static_cast<uint32_t>(K(k)), v});
+      }
+    }
+    std::vector<Candidate> c;
+    for (uint32_t i = 0; i < kAccounts; ++i)
+      if (next(4) != 0) c.push_back({i, &st[i]});
+    Linker fresh{LinkConfig{}};
+    for (const auto& g : given) fresh.CountAccount(static_cast<LinkKind>(g[1]), g[2]);
+    EXPECT_EQ(Shape(inc.Link(c)), Shape(fresh.Link(c))) << "tick " << tick;
+  }
+  EXPECT_GT(inc.stats().holder_removes, 0u);
+}
+
+TEST(LinkerTest, DepartedCandidateLeavesItsCampaign) {
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(3);
+  for (int i = 0; i < 3; ++i) Give(l, st[i], LinkKind::kPayment, 7);
+  Give(l, st[0], LinkKind::kPayment, 8);
+  Give(l, st[1], LinkKind::kPayment, 8);
+  std::vector<Candidate> c = {{0, &st[0]}, {1, &st[1]}, {2, &st[2]}};
+  ASSERT_EQ(l.Link(c).components.size(), 1u);
+  EXPECT_EQ(l.stats().edges, 3u);
+  // Account 2's raw score fell below the link threshold: card 7 is now
+  // weaker (2 of its 3 accounts are candidates), card 8 still links 0 and 1.
+  c.pop_back();
+  const LinkResult r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_EQ(r.components[0].members, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(l.stats().edges, 1u);
+  c.clear();
+  EXPECT_TRUE(l.Link(c).components.empty());
+  EXPECT_EQ(l.stats().pairs, 0u);  // nothing left behind
+}
+
+TEST(LinkerTest, UnchangedTickDoesNoPairWork) {
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(50);
+  std::vector<Candidate> c;
+  for (uint32_t i = 0; i < 50; ++i) {
+    Give(l, st[i], LinkKind::kTemplate, 1);
+    Give(l, st[i], LinkKind::kTemplate, 2);
+    c.push_back({i, &st[i]});
+  }
+  ASSERT_EQ(l.Link(c).components.size(), 1u);
+  const uint64_t before = l.stats().pair_updates;
+  EXPECT_EQ(l.Link(c).components.size(), 1u);
+  EXPECT_EQ(l.stats().pair_updates, before);
+  // One more ordinary account using template 1 moves its rarity by 2%: a
+  // value this big (50 holders > exact_holders) is not re-weighed.
+  l.CountAccount(LinkKind::kTemplate, 1);
+  EXPECT_EQ(l.Link(c).components[0].members.size(), 50u);
+  EXPECT_EQ(l.stats().pair_updates, before);
+  // A newcomer joining pairs only with the existing holders (and both values
+  // are then re-weighed: 50 -> 51 holders is within tolerance, no reset).
+  AccountState extra;
+  Give(l, extra, LinkKind::kTemplate, 1);
+  Give(l, extra, LinkKind::kTemplate, 2);
+  st.push_back(extra);
+  c.clear();
+  for (uint32_t i = 0; i < st.size(); ++i) c.push_back({i, &st[i]});
+  EXPECT_EQ(l.Link(c).components[0].members.size(), 51u);
+  EXPECT_EQ(l.stats().pair_updates, before + 100);
+}
+
+TEST(LinkerTest, EvidenceCarriesStrength) {
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(3);
+  for (int i = 0; i < 3; ++i) {
+    Give(l, st[i], LinkKind::kPayment, 4);
+    Give(l, st[i], LinkKind::kTlsFingerprint, 9);
+  }
+  for (int i = 0; i < 27; ++i) l.CountAccount(LinkKind::kTlsFingerprint, 9);  // common SDK build
+  std::vector<Candidate> c = {{0, &st[0]}, {1, &st[1]}, {2, &st[2]}};
+  const LinkResult r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_NEAR(r.components[0].evidence[K(LinkKind::kPayment)].strength, 1.0, 1e-3);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kTlsFingerprint)].values, 0u);  // 0.15 * 3/30: too common
 }
 
 }  // namespace

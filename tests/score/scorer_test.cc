@@ -126,5 +126,27 @@ TEST(ScorerTest, CampaignEvidenceIsNotDampedByMemberMitigations) {
   EXPECT_LE(alone.own_score, alone.raw_score);
 }
 
+TEST(ScorerTest, CampaignMemberDetailRanksEvidenceByStrength) {
+  // Every member shares the (weak, common) TLS fingerprint; a few share two
+  // strong payment instruments. The detail leads with the payments.
+  DetectorConfig cfg;
+  const AccountState s = Feed(40, 60 * kMicrosPerSecond, [](int) -> int64_t { return 0; },
+                              "think step by step", 500, 4000, 0.7, false, 0);
+  link::Component comp;
+  for (uint32_t i = 0; i < 20; ++i) comp.members.push_back(i);
+  constexpr int kTls = static_cast<int>(features::LinkKind::kTlsFingerprint);
+  constexpr int kPay = static_cast<int>(features::LinkKind::kPayment);
+  comp.evidence[kTls] = {1, 20, 0.1};
+  comp.evidence[kPay] = {2, 4, 1.9};
+  EXPECT_EQ(EvidenceByStrength(comp), (std::vector<int>{kPay, kTls}));
+  CampaignContext ctx{&comp, 0.3, CampaignStrength(comp, 0.3, cfg)};
+  const ScoreResult r = Score(s, ctx, cfg);
+  std::string detail;
+  for (const Reason& reason : Explain(s, ctx, r, cfg))
+    if (reason.signal == Signal::kCampaignMember) detail = reason.detail;
+  EXPECT_EQ(detail.rfind("linked to 19 accounts by 2 shared payment instruments and 1 shared TLS fingerprint", 0), 0u)
+      << detail;
+}
+
 }  // namespace
 }  // namespace moat::score

@@ -305,12 +305,7 @@ std::string Engine::CampaignsJsonl() const {
     else w.Null();
     w.Key("signals");
     w.BeginArray();
-    std::vector<int> kinds;
-    for (int k = 0; k < features::kLinkKinds; ++k)
-      if (comp.evidence[k].values > 0) kinds.push_back(k);
-    std::stable_sort(kinds.begin(), kinds.end(),
-                     [&](int x, int y) { return comp.evidence[x].accounts > comp.evidence[y].accounts; });
-    for (int k : kinds) {
+    for (int k : score::EvidenceByStrength(comp)) {
       const auto kind = static_cast<features::LinkKind>(k);
       w.BeginObject();
       w.Key("code");

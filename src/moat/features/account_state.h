@@ -84,7 +84,10 @@ struct StateConfig {
 };
 
 struct AccountState {
-  static constexpr int kAttrSlots = 8;
+  // 16 values per kind: an operator's accounts also send the organic
+  // prompts they blend in, whose repeated openings can fill the first slots
+  // before the campaign's own templates repeat (8 lost grouping that way).
+  static constexpr int kAttrSlots = 16;
 
   uint32_t exchanges = 0;
   EventTime first_ts = 0;

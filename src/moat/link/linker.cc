@@ -1,10 +1,20 @@
 #include "moat/link/linker.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <numeric>
+
+#include "moat/core/check.h"
 
 namespace moat::link {
 namespace {
+
+// Strengths are fixed-point integers so that a pair's weight is an exact sum,
+// the same whatever order the updates arrive in (determinism without sorting).
+constexpr double kScale = 4096.0;
+
+int32_t ToFixed(double x) { return static_cast<int32_t>(std::lround(x * kScale)); }
 
 uint64_t GroupKey(int kind, uint32_t value) { return (uint64_t(kind) << 32) | value; }
 uint64_t PairKey(uint32_t a, uint32_t b) { return a < b ? (uint64_t(a) << 32) | b : (uint64_t(b) << 32) | a; }
@@ -23,12 +33,31 @@ struct UnionFind {
   }
 };
 
+void EraseValue(std::vector<uint32_t>& v, uint32_t x) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == x) {
+      v[i] = v.back();
+      v.pop_back();
+      return;
+    }
+  }
+}
+
 }  // namespace
+
+Linker::Linker(LinkConfig cfg)
+    : cfg_(cfg),
+      min_edge_q_(ToFixed(cfg.min_edge)),
+      strong_q_(ToFixed(cfg.strong_edge)),
+      floor_q_(ToFixed(0.05 * cfg.min_edge)) {}
 
 void Linker::CountAccount(LinkKind kind, uint32_t value) {
   auto& v = accounts_per_value_[static_cast<int>(kind)];
   if (value >= v.size()) v.resize(std::max<size_t>(value + 1, v.size() * 2), 0);
   ++v[value];
+  // Its rarity moved: re-weigh it at the next link run if candidates hold it.
+  if (auto it = value_index_.find(GroupKey(static_cast<int>(kind), value)); it != value_index_.end())
+    if (!values_[it->second].holders.empty()) MarkDirty(it->second);
 }
 
 uint32_t Linker::AccountsWith(LinkKind kind, uint32_t value) const {
@@ -39,88 +68,197 @@ uint32_t Linker::AccountsWith(LinkKind kind, uint32_t value) const {
 size_t Linker::MemoryBytes() const {
   size_t b = 0;
   for (const auto& v : accounts_per_value_) b += v.capacity() * sizeof(uint32_t);
+  b += value_index_.size() * (sizeof(uint64_t) + sizeof(uint32_t));
+  for (const ValueState& v : values_) b += sizeof(ValueState) + v.holders.capacity() * sizeof(uint32_t);
+  for (const auto& [a, c] : cands_) b += sizeof(a) + sizeof(c) + c.values.capacity() * sizeof(uint32_t);
+  b += pairs_.size() * (sizeof(uint64_t) + sizeof(PairSum));
+  for (const auto& v : adj_) b += sizeof(v) + v.capacity() * sizeof(uint32_t);
+  b += strong_links_.capacity() * sizeof(uint32_t);
   return b;
 }
 
-LinkResult Linker::Link(std::span<const Candidate> candidates) const {
-  LinkResult result;
-  const size_t n = candidates.size();
-  if (n < 2) return result;
+uint32_t Linker::ValueIndex(int kind, uint32_t value) {
+  auto [it, inserted] = value_index_.try_emplace(GroupKey(kind, value), static_cast<uint32_t>(values_.size()));
+  if (inserted) {
+    values_.emplace_back();
+    values_.back().kind = static_cast<uint8_t>(kind);
+    values_.back().value = value;
+  }
+  return it->second;
+}
 
-  // Holder lists of every value among the candidates (candidate indexes).
-  boost::unordered_flat_map<uint64_t, std::vector<uint32_t>> holders;
-  for (uint32_t ci = 0; ci < n; ++ci) {
-    const auto* st = candidates[ci].state;
-    for (int k = 0; k < kLinkKinds; ++k) {
-      const auto& slots = st->attrs[k];
-      for (int i = 0; i < slots.size; ++i) holders[GroupKey(k, slots.ids[i])].push_back(ci);
+void Linker::MarkDirty(uint32_t vi) {
+  if (values_[vi].dirty) return;
+  values_[vi].dirty = true;
+  dirty_.push_back(vi);
+}
+
+// A value's strength: its kind's weight times the share of its accounts that
+// are candidates. A webmail domain or carrier NAT used by thousands of
+// ordinary accounts is nearly worthless even if a few candidates share it.
+int32_t Linker::TargetStrength(const ValueState& v, uint32_t value) const {
+  const auto in_cand = static_cast<uint32_t>(v.holders.size());
+  if (in_cand == 0) return 0;
+  const uint32_t all = std::max(AccountsWith(static_cast<LinkKind>(v.kind), value), in_cand);
+  const int32_t q = ToFixed(cfg_.kind_weight[v.kind] * double(in_cand) / double(all));
+  return q <= floor_q_ ? 0 : q;
+}
+
+void Linker::EnsureAccount(uint32_t account) {
+  if (account >= adj_.size()) {
+    const size_t n = std::max<size_t>(account + 1, adj_.size() * 2);
+    adj_.resize(n);
+    strong_links_.resize(n, 0);
+  }
+}
+
+void Linker::AddToPair(uint32_t a, uint32_t b, int32_t dw, int32_t dstrong) {
+  ++stats_.pair_updates;
+  auto [it, inserted] = pairs_.try_emplace(PairKey(a, b));
+  PairSum& p = it->second;
+  const bool was_edge = p.w >= min_edge_q_;
+  const bool was_strong = was_edge && p.strong > 0;
+  p.w += dw;
+  p.strong += dstrong;
+  const bool is_edge = p.w >= min_edge_q_;
+  const bool is_strong = is_edge && p.strong > 0;
+  if (was_edge != is_edge) {
+    if (is_edge) {
+      adj_[a].push_back(b);
+      adj_[b].push_back(a);
+      ++edges_;
+    } else {
+      EraseValue(adj_[a], b);
+      EraseValue(adj_[b], a);
+      --edges_;
     }
   }
+  if (was_strong != is_strong) {
+    const uint32_t d = is_strong ? 1u : static_cast<uint32_t>(-1);
+    strong_links_[a] += d;
+    strong_links_[b] += d;
+  }
+  if (p.w == 0 && p.strong == 0) pairs_.erase(it);
+}
 
-  // A value's strength: its kind's weight times the share of its accounts
-  // that are candidates. A webmail domain or carrier NAT used by thousands
-  // of ordinary accounts is nearly worthless even if a few candidates share it.
-  // Pair weight: the sum over the values a pair shares.
-  struct PairSum {
-    float w = 0;       // sum of shared values' strengths
-    float single = 0;  // strongest single shared value
-  };
-  boost::unordered_flat_map<uint64_t, PairSum> pair_weight;
-  boost::unordered_flat_map<uint64_t, double> value_strength;
-  for (const auto& [key, list] : holders) {
-    if (list.size() < 2) continue;
-    const int k = static_cast<int>(key >> 32);
-    const uint32_t value = static_cast<uint32_t>(key);
-    const uint32_t in_cand = static_cast<uint32_t>(list.size());
-    const uint32_t all = std::max(AccountsWith(static_cast<LinkKind>(k), value), in_cand);
-    const double s = cfg_.kind_weight[k] * double(in_cand) / double(all);
-    if (s <= 0.05 * cfg_.min_edge) continue;  // too common to matter in any sum
-    value_strength[key] = s;
-    // Small values pair every two holders. A value with more holders pairs
-    // each with the next window_pairs holders in candidate order (lists are
-    // built in that one order), so values shared by one big group still add
-    // up on the same pairs while the cost stays linear in holders.
-    const size_t window = list.size() > cfg_.max_pair_holders ? cfg_.window_pairs : list.size();
-    for (size_t a = 0; a < list.size(); ++a)
-      for (size_t b = a + 1; b < list.size() && b <= a + window; ++b) {
-        PairSum& p = pair_weight[PairKey(list[a], list[b])];
-        p.w += static_cast<float>(s);
-        p.single = std::max(p.single, static_cast<float>(s));
+void Linker::AddHolder(uint32_t vi, uint32_t account) {
+  ++stats_.holder_adds;
+  ValueState& v = values_[vi];
+  if (v.q != 0) {
+    const int32_t s = v.q >= strong_q_ ? 1 : 0;
+    for (uint32_t b : v.holders) AddToPair(account, b, v.q, s);
+  }
+  v.holders.push_back(account);
+  MarkDirty(vi);
+}
+
+void Linker::RemoveHolder(uint32_t vi, uint32_t account) {
+  ++stats_.holder_removes;
+  ValueState& v = values_[vi];
+  // Keep registration order (it orders adjacency, hence determinism).
+  v.holders.erase(std::find(v.holders.begin(), v.holders.end(), account));
+  if (v.q != 0) {
+    const int32_t s = v.q >= strong_q_ ? 1 : 0;
+    for (uint32_t b : v.holders) AddToPair(account, b, -v.q, -s);
+  }
+  MarkDirty(vi);
+}
+
+void Linker::SetStrength(uint32_t vi, int32_t q) {
+  ValueState& v = values_[vi];
+  if (q == v.q) return;
+  ++stats_.strength_resets;
+  const int32_t dq = q - v.q;
+  const int32_t ds = (q >= strong_q_ ? 1 : 0) - (v.q >= strong_q_ ? 1 : 0);
+  v.q = q;
+  const auto& h = v.holders;
+  for (size_t i = 0; i < h.size(); ++i)
+    for (size_t j = i + 1; j < h.size(); ++j) AddToPair(h[i], h[j], dq, ds);
+}
+
+LinkResult Linker::Link(std::span<const Candidate> candidates) {
+  std::vector<Candidate> now(candidates.begin(), candidates.end());
+  std::sort(now.begin(), now.end(), [](const Candidate& x, const Candidate& y) { return x.account < y.account; });
+  if (!now.empty()) EnsureAccount(now.back().account);
+
+  // Departed candidates, in account order: their contributions come out.
+  {
+    std::vector<uint32_t> gone;
+    for (const auto& [a, cs] : cands_)
+      if (!std::binary_search(now.begin(), now.end(), Candidate{a, nullptr},
+                              [](const Candidate& x, const Candidate& y) { return x.account < y.account; }))
+        gone.push_back(a);
+    std::sort(gone.begin(), gone.end());
+    for (uint32_t a : gone) {
+      for (uint32_t vi : cands_[a].values) RemoveHolder(vi, a);
+      cands_.erase(a);
+    }
+  }
+  // New candidates and values new to existing ones (attribute slots only
+  // ever append, so the registered prefix is all that was seen).
+  for (const Candidate& c : now) {
+    CandState& cs = cands_[c.account];
+    for (int k = 0; k < kLinkKinds; ++k) {
+      const auto& slots = c.state->attrs[k];
+      for (int i = cs.registered[k]; i < slots.size; ++i) {
+        const uint32_t vi = ValueIndex(k, slots.ids[i]);
+        AddHolder(vi, c.account);
+        cs.values.push_back(vi);
       }
+      cs.registered[k] = slots.size;
+    }
+  }
+  // Re-weigh values whose holders or rarity moved. A big value is re-applied
+  // only when its strength moved by more than the tolerance (its pairs cost
+  // holders^2 / 2); crossing zero or the strong line is always applied.
+  std::vector<uint32_t> dirty;
+  dirty.swap(dirty_);
+  for (uint32_t vi : dirty) {
+    ValueState& v = values_[vi];
+    v.dirty = false;
+    const int32_t t = TargetStrength(v, v.value);
+    if (t == v.q) continue;
+    if (v.holders.size() > cfg_.exact_holders && t > 0 && v.q > 0 && (t >= strong_q_) == (v.q >= strong_q_) &&
+        std::abs(t - v.q) <= cfg_.strength_tolerance * std::max(t, v.q))
+      continue;
+    SetStrength(vi, t);
+  }
+  stats_.pairs = pairs_.size();
+  stats_.edges = edges_;
+  return Components(now);
+}
+
+// Dense cores and connected components over the linked candidates: linear
+// in the linked accounts and their edges.
+LinkResult Linker::Components(std::span<const Candidate> now) {
+  LinkResult result;
+  // Linked candidates, ascending; local index per account.
+  std::vector<const Candidate*> verts;
+  for (const Candidate& c : now)
+    if (!adj_[c.account].empty()) verts.push_back(&c);
+  const auto n = static_cast<uint32_t>(verts.size());
+  if (n < 2) return result;
+  boost::unordered_flat_map<uint32_t, uint32_t> local;
+  local.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) local.emplace(verts[i]->account, i);
+  std::vector<std::vector<uint32_t>> nb(n);
+  std::vector<uint32_t> degree(n);
+  std::vector<uint8_t> strong(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto& a = adj_[verts[i]->account];
+    nb[i].reserve(a.size());
+    for (uint32_t b : a) nb[i].push_back(local.at(b));
+    degree[i] = static_cast<uint32_t>(a.size());
+    strong[i] = strong_links_[verts[i]->account] > 0;
   }
 
-  // Edges, then the dense core: repeatedly drop accounts held by a single
-  // ordinary edge so a bystander who shares one value with a campaign member
-  // does not join it. An account that shares one strong value on its own (a
-  // payment instrument nobody else uses) is exempt: that is not a bystander.
-  struct Edge { uint32_t a, b; float w, single; };
-  std::vector<Edge> edges;
-  for (const auto& [pk, p] : pair_weight)
-    if (p.w >= cfg_.min_edge)
-      edges.push_back({static_cast<uint32_t>(pk >> 32), static_cast<uint32_t>(pk), p.w, p.single});
-  std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) {
-    return x.a != y.a ? x.a < y.a : x.b < y.b;  // deterministic order
-  });
-  std::vector<uint32_t> degree(n, 0);
-  std::vector<float> best(n, 0.f);
-  for (const Edge& e : edges) {
-    ++degree[e.a];
-    ++degree[e.b];
-    best[e.a] = std::max(best[e.a], e.single);
-    best[e.b] = std::max(best[e.b], e.single);
-  }
+  // Repeatedly drop accounts held by a single ordinary edge so a bystander
+  // who shares one value with a campaign member does not join it. An account
+  // that shares one strong value on its own (a payment instrument nobody else
+  // uses) is exempt: that is not a bystander.
   std::vector<uint8_t> alive(n, 1);
-  std::vector<std::vector<uint32_t>> adj(n);
-  for (uint32_t i = 0; i < edges.size(); ++i) {
-    adj[edges[i].a].push_back(i);
-    adj[edges[i].b].push_back(i);
-  }
-  // Components of two (a mutual pair) are kept; peeling applies only to
-  // accounts whose neighbours are themselves linked to others.
   std::vector<uint32_t> stack;
-  auto weak = [&](uint32_t v) {
-    return alive[v] && degree[v] < cfg_.min_core_degree && best[v] < cfg_.strong_edge && degree[v] > 0;
-  };
+  auto weak = [&](uint32_t v) { return alive[v] && degree[v] < cfg_.min_core_degree && !strong[v] && degree[v] > 0; };
   for (uint32_t v = 0; v < n; ++v)
     if (weak(v)) stack.push_back(v);
   while (!stack.empty()) {
@@ -128,18 +266,12 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) const {
     stack.pop_back();
     if (!weak(v)) continue;
     // Keep an isolated pair: v's only neighbour has no other neighbour.
-    const Edge& only = edges[adj[v][0]];
-    uint32_t u = only.a == v ? only.b : only.a;
-    for (uint32_t ei : adj[v]) {
-      const Edge& e = edges[ei];
-      const uint32_t w = e.a == v ? e.b : e.a;
+    uint32_t u = nb[v][0];
+    for (uint32_t w : nb[v])
       if (alive[w]) u = w;
-    }
     if (degree[u] <= 1) continue;
     alive[v] = 0;
-    for (uint32_t ei : adj[v]) {
-      const Edge& e = edges[ei];
-      const uint32_t w = e.a == v ? e.b : e.a;
+    for (uint32_t w : nb[v]) {
       if (!alive[w]) continue;
       --degree[w];
       if (weak(w)) stack.push_back(w);
@@ -151,18 +283,16 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) const {
   // the group found by the first peel (strong edges still exempt).
   {
     UnionFind first(n);
-    for (const Edge& e : edges)
-      if (alive[e.a] && alive[e.b]) first.Union(e.a, e.b);
+    for (uint32_t v = 0; v < n; ++v)
+      if (alive[v])
+        for (uint32_t w : nb[v])
+          if (w > v && alive[w]) first.Union(v, w);
     std::vector<uint32_t> group(n, 0);
     for (uint32_t v = 0; v < n; ++v)
       if (alive[v] && degree[v] > 0) ++group[first.Find(v)];
     std::vector<uint32_t> need(n, 0);
-    for (uint32_t v = 0; v < n; ++v)
-      need[v] = std::min(static_cast<uint32_t>(cfg_.min_core_share * double(group[first.Find(v)])),
-                         cfg_.window_pairs / 2);
-    auto loose = [&](uint32_t v) {
-      return alive[v] && degree[v] > 0 && degree[v] < need[v] && best[v] < cfg_.strong_edge;
-    };
+    for (uint32_t v = 0; v < n; ++v) need[v] = static_cast<uint32_t>(cfg_.min_core_share * double(group[first.Find(v)]));
+    auto loose = [&](uint32_t v) { return alive[v] && degree[v] > 0 && degree[v] < need[v] && !strong[v]; };
     for (uint32_t v = 0; v < n; ++v)
       if (loose(v)) stack.push_back(v);
     while (!stack.empty()) {
@@ -170,9 +300,7 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) const {
       stack.pop_back();
       if (!loose(v)) continue;
       alive[v] = 0;
-      for (uint32_t ei : adj[v]) {
-        const Edge& e = edges[ei];
-        const uint32_t w = e.a == v ? e.b : e.a;
+      for (uint32_t w : nb[v]) {
         if (!alive[w]) continue;
         --degree[w];
         if (loose(w)) stack.push_back(w);
@@ -182,63 +310,70 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) const {
   }
 
   UnionFind uf(n);
-  boost::unordered_flat_map<uint64_t, uint8_t> used;  // values shared along a kept edge
   std::vector<uint32_t> edge_count(n, 0);
-  for (const Edge& e : edges) {
-    if (!alive[e.a] || !alive[e.b]) continue;
-    uf.Union(e.a, e.b);
-    ++edge_count[e.a];
+  for (uint32_t v = 0; v < n; ++v) {
+    if (!alive[v]) continue;
+    for (uint32_t w : nb[v]) {
+      if (w <= v || !alive[w]) continue;
+      uf.Union(v, w);
+      ++edge_count[v];
+    }
   }
-  for (const auto& [key, s] : value_strength) {
-    const auto& list = holders.at(key);
-    uint32_t kept = 0;
-    for (uint32_t ci : list) kept += alive[ci] && degree[ci] > 0;
-    if (kept >= 2) used[key] = 1;
-  }
+  auto kept = [&](uint32_t account) {
+    auto it = local.find(account);
+    return it != local.end() && alive[it->second] && degree[it->second] > 0;
+  };
 
-  // Collect components of size >= 2.
   std::vector<int32_t> comp_of_root(n, -1);
   std::vector<uint32_t> size(n, 0);
-  for (uint32_t ci = 0; ci < n; ++ci) ++size[uf.Find(ci)];
+  for (uint32_t v = 0; v < n; ++v) ++size[uf.Find(v)];
   std::vector<int32_t> comp_of(n, -1);
-  for (uint32_t ci = 0; ci < n; ++ci) {
-    const uint32_t r = uf.Find(ci);
+  for (uint32_t v = 0; v < n; ++v) {
+    const uint32_t r = uf.Find(v);
     if (size[r] < 2) continue;
     if (comp_of_root[r] < 0) {
       comp_of_root[r] = static_cast<int32_t>(result.components.size());
       result.components.emplace_back();
     }
-    comp_of[ci] = comp_of_root[r];
+    comp_of[v] = comp_of_root[r];
     Component& comp = result.components[comp_of_root[r]];
-    comp.members.push_back(candidates[ci].account);
-    comp.edges += edge_count[ci];
-    if (candidates[ci].state->n_org > 0) ++comp.org_members;
+    comp.members.push_back(verts[v]->account);  // ascending: verts are
+    comp.edges += edge_count[v];
+    if (verts[v]->state->n_org > 0) ++comp.org_members;
   }
 
-  // Evidence: per component and kind, distinct linking values and members
-  // holding one; distinct payment instruments over all members.
-  boost::unordered_flat_map<uint64_t, int32_t> value_comp;  // (kind,value) -> component counted
-  boost::unordered_flat_map<uint64_t, int32_t> payment_comp;
-  for (uint32_t ci = 0; ci < n; ++ci) {
-    if (comp_of[ci] < 0) continue;
-    Component& comp = result.components[comp_of[ci]];
-    const auto* st = candidates[ci].state;
-    for (int k = 0; k < kLinkKinds; ++k) {
-      bool holds = false;
-      const auto& slots = st->attrs[k];
-      for (int i = 0; i < slots.size; ++i) {
-        const uint64_t key = GroupKey(k, slots.ids[i]);
-        if (k == static_cast<int>(LinkKind::kPayment) && payment_comp.try_emplace(key, comp_of[ci]).second)
-          ++comp.payment_values;
-        if (!used.contains(key)) continue;
-        holds = true;
-        auto [it, inserted] = value_comp.try_emplace(key, comp_of[ci]);
-        if (inserted) ++comp.evidence[k].values;
+  // Evidence: per component and kind, distinct weighted values shared by at
+  // least two kept accounts, the members holding one, and their strength;
+  // distinct payment instruments over all members.
+  boost::unordered_flat_map<uint32_t, uint8_t> used;       // value index -> shared along kept accounts
+  boost::unordered_flat_map<uint32_t, int32_t> value_comp;  // value index -> component that counted it
+  boost::unordered_flat_map<uint32_t, int32_t> payment_comp;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (comp_of[v] < 0) continue;
+    Component& comp = result.components[comp_of[v]];
+    std::array<bool, kLinkKinds> holds{};
+    for (uint32_t vi : cands_.at(verts[v]->account).values) {
+      const ValueState& val = values_[vi];
+      const int k = val.kind;
+      if (k == static_cast<int>(LinkKind::kPayment) && payment_comp.try_emplace(vi, comp_of[v]).second)
+        ++comp.payment_values;
+      if (val.q <= 0) continue;
+      auto [it, inserted] = used.try_emplace(vi, 0);
+      if (inserted) {
+        uint32_t k_alive = 0;
+        for (uint32_t h : val.holders)
+          if (kept(h) && ++k_alive >= 2) break;
+        it->second = k_alive >= 2;
       }
-      comp.evidence[k].accounts += holds;
+      if (!it->second) continue;
+      holds[k] = true;
+      if (value_comp.try_emplace(vi, comp_of[v]).second) {
+        ++comp.evidence[k].values;
+        comp.evidence[k].strength += double(val.q) / kScale;
+      }
     }
+    for (int k = 0; k < kLinkKinds; ++k) comp.evidence[k].accounts += holds[k];
   }
-  for (Component& c : result.components) std::sort(c.members.begin(), c.members.end());
   return result;
 }
 

@@ -2,9 +2,11 @@
 // operator reuses (payment instrument, subnet, system prompt, e-mail domain,
 // org, client fingerprint, repeated prompt templates). Sees only account
 // summaries (interned value ids, never raw prompts). Pairs are scored by the
-// rarity-weighted values they share, built from per-value holder lists (never
-// all pairs), and groups are peeled to their dense core so that one stray
-// shared value cannot pull an unrelated account into a campaign.
+// rarity-weighted values they share, kept in indexes that persist across
+// link runs and are updated only where something changed (a candidate came
+// or went, a value gained holders), and groups are peeled to their dense core
+// so that one stray shared value cannot pull an unrelated account into a
+// campaign.
 #pragma once
 
 #include <array>
@@ -38,10 +40,13 @@ struct LinkConfig {
   // Two candidates are joined when the values they share add up to this.
   // Above every weak kind alone, so one shared subnet or domain never links.
   double min_edge = 0.8;
-  // A value held by more candidates than this pairs each holder only with
-  // its next window_pairs holders (cost linear, not quadratic, in holders).
-  uint32_t max_pair_holders = 96;
-  uint32_t window_pairs = 24;
+  // A value's strength is re-applied to its holders' pairs (a cost of
+  // holders^2 / 2) only when it moved by more than this fraction, once the
+  // value has more than exact_holders candidate holders; smaller values are
+  // always exact. Bounds the cost of a big shared value whose rarity drifts
+  // by a hair every hour.
+  uint32_t exact_holders = 32;
+  double strength_tolerance = 0.0625;
   // Dense core: in a group of three or more, an account must have at least
   // this many linked neighbours, or share one single value of at least
   // strong_edge strength with a neighbour (a pure payment card), to stay.
@@ -50,11 +55,11 @@ struct LinkConfig {
   // In a large group, an account must also be linked to at least this share
   // of the group: a bystander who shares a few common phrases or a carrier
   // address with some members touches a handful of them, members touch many.
-  double min_core_share = 0.03;
+  double min_core_share = 0.025;
 };
 
-// One account offered for linking (its stage-1 state, and first-seen time to
-// order campaigns).
+// One account offered for linking: its id and stage-1 state (valid for the
+// duration of the Link call only).
 struct Candidate {
   uint32_t account = 0;
   const features::AccountState* state = nullptr;
@@ -63,6 +68,7 @@ struct Candidate {
 struct KindEvidence {
   uint32_t values = 0;    // distinct shared values of this kind that linked members
   uint32_t accounts = 0;  // members holding one of them
+  double strength = 0;    // sum of those values' strengths (rarity-weighted)
 };
 
 struct Component {
@@ -77,24 +83,80 @@ struct LinkResult {
   std::vector<Component> components;  // only those with >= 2 members
 };
 
+struct LinkStats {
+  uint64_t holder_adds = 0;      // (value, candidate) registrations
+  uint64_t holder_removes = 0;
+  uint64_t pair_updates = 0;     // pair weight changes applied
+  uint64_t strength_resets = 0;  // values whose applied strength changed
+  size_t pairs = 0;              // pairs sharing at least one weighted value
+  size_t edges = 0;              // pairs at or above min_edge
+};
+
 class Linker {
  public:
-  explicit Linker(LinkConfig cfg) : cfg_(cfg) {}
+  explicit Linker(LinkConfig cfg);
 
   // Counts one more account that uses `value` (called when the value first
   // enters an account's state). Over ALL accounts, so rarity is known.
   void CountAccount(LinkKind kind, uint32_t value);
   uint32_t AccountsWith(LinkKind kind, uint32_t value) const;
 
-  // Connected components of the candidates under edges of at least min_edge.
-  LinkResult Link(std::span<const Candidate> candidates) const;
+  // Brings the indexes up to date with the current candidates (any order;
+  // an account absent from the list stops being one) and returns the
+  // connected components under edges of at least min_edge, peeled to their
+  // dense cores. Work is proportional to what changed since the last call
+  // (new and departed candidates, new values of candidates, values whose
+  // rarity moved) plus one linear pass over the linked edges. Deterministic:
+  // pair weights are integer sums, independent of update order.
+  LinkResult Link(std::span<const Candidate> candidates);
 
   const LinkConfig& config() const { return cfg_; }
+  const LinkStats& stats() const { return stats_; }
   size_t MemoryBytes() const;
 
  private:
+  struct ValueState {
+    std::vector<uint32_t> holders;  // candidate accounts, in registration order
+    int32_t q = 0;                  // strength applied to holder pairs (1/kScale units)
+    uint32_t value = 0;
+    uint8_t kind = 0;
+    bool dirty = false;
+  };
+  struct CandState {
+    std::array<uint8_t, kLinkKinds> registered{};  // leading attribute slots registered
+    std::vector<uint32_t> values;                   // value indexes registered
+  };
+  struct PairSum {
+    int32_t w = 0;       // sum of shared values' strengths
+    int32_t strong = 0;  // shared values at or above strong_edge on their own
+  };
+
+  uint32_t ValueIndex(int kind, uint32_t value);
+  void MarkDirty(uint32_t vi);
+  int32_t TargetStrength(const ValueState& v, uint32_t value) const;
+  void AddHolder(uint32_t vi, uint32_t account);
+  void RemoveHolder(uint32_t vi, uint32_t account);
+  void SetStrength(uint32_t vi, int32_t q);
+  void AddToPair(uint32_t a, uint32_t b, int32_t dw, int32_t dstrong);
+  void EnsureAccount(uint32_t account);
+  LinkResult Components(std::span<const Candidate> candidates);
+
   LinkConfig cfg_;
+  int32_t min_edge_q_;
+  int32_t strong_q_;
+  int32_t floor_q_;  // strengths at or below this are too common to matter
   std::array<std::vector<uint32_t>, kLinkKinds> accounts_per_value_;
+  boost::unordered_flat_map<uint64_t, uint32_t> value_index_;  // (kind, value) -> values_
+  std::vector<ValueState> values_;
+  std::vector<uint32_t> dirty_;
+  boost::unordered_flat_map<uint32_t, CandState> cands_;
+  boost::unordered_flat_map<uint64_t, PairSum> pairs_;
+  // Per account: linked neighbours (pairs at or above min_edge) and how many
+  // of those links carry a strong value.
+  std::vector<std::vector<uint32_t>> adj_;
+  std::vector<uint32_t> strong_links_;
+  size_t edges_ = 0;
+  LinkStats stats_;
 };
 
 }  // namespace moat::link

@@ -77,6 +77,19 @@ std::string KindCount(uint32_t n, features::LinkKind k) {
 
 }  // namespace
 
+std::vector<int> EvidenceByStrength(const link::Component& comp) {
+  std::vector<int> kinds;
+  for (int k = 0; k < features::kLinkKinds; ++k)
+    if (comp.evidence[k].values > 0) kinds.push_back(k);
+  std::stable_sort(kinds.begin(), kinds.end(), [&](int x, int y) {
+    const auto& a = comp.evidence[x];
+    const auto& b = comp.evidence[y];
+    if (a.strength != b.strength) return a.strength > b.strength;
+    return a.accounts > b.accounts;
+  });
+  return kinds;
+}
+
 const char* SignalCode(Signal s) {
   switch (s) {
     case Signal::kHighVolume: return "high_volume";
@@ -242,13 +255,18 @@ std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campai
         d += " over " + std::to_string(s.exchanges) + " requests";
         break;
       case Signal::kCampaignMember: {
+        // Evidence kinds strongest first (summed rarity-weighted strength of
+        // the shared values), so the detail leads with what links the group,
+        // not with whatever most members happen to hold.
         const link::Component* comp = campaign.component;
-        int best = 0;
-        for (int k = 1; k < features::kLinkKinds; ++k)
-          if (comp->evidence[k].accounts > comp->evidence[best].accounts) best = k;
-        d = "linked to " + std::to_string(comp->members.size() - 1) + " accounts by " +
-            KindCount(comp->evidence[best].values, static_cast<features::LinkKind>(best)) +
-            " (campaign strength " + Fixed(campaign.strength, 2) + ")";
+        const std::vector<int> kinds = EvidenceByStrength(*comp);
+        d = "linked to " + std::to_string(comp->members.size() - 1) + " accounts by ";
+        for (size_t i = 0; i < kinds.size() && i < 3; ++i) {
+          if (i > 0) d += i + 1 == std::min<size_t>(kinds.size(), 3) ? " and " : ", ";
+          d += KindCount(comp->evidence[kinds[i]].values, static_cast<features::LinkKind>(kinds[i]));
+        }
+        if (kinds.empty()) d += "shared attributes";
+        d += " (campaign strength " + Fixed(campaign.strength, 2) + ")";
         break;
       }
       case Signal::kEvaluationRun:

@@ -57,6 +57,10 @@ struct CampaignContext {
 // one org sharing a card and an office is linked, but is not a campaign.
 double CampaignStrength(const link::Component& comp, double mean_raw_score, const DetectorConfig& cfg);
 
+// The component's evidence kinds (those with a shared value), strongest
+// first: by summed strength of the shared values, ties by members holding one.
+std::vector<int> EvidenceByStrength(const link::Component& comp);
+
 struct ScoreResult {
   double score = 0;       // final, campaign evidence included
   double own_score = 0;   // without campaign evidence
