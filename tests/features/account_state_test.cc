@@ -13,29 +13,46 @@
 namespace moat::features {
 namespace {
 
-TEST(PromptScanTest, ElicitationIsCaseAndWhitespaceInsensitive) {
-  PromptScanner s;
-  EXPECT_TRUE(s.Scan("Solve it. Let's think Step-By-Step.").elicits_reasoning);
-  EXPECT_TRUE(s.Scan("Please SHOW   your\n\treasoning").elicits_reasoning);
-  EXPECT_TRUE(s.Scan("use a chain of thought").elicits_reasoning);
-  EXPECT_FALSE(s.Scan("what is the capital of France?").elicits_reasoning);
-  EXPECT_FALSE(s.Scan("step by").elicits_reasoning);
-  EXPECT_FALSE(s.Scan("").elicits_reasoning);
-}
-
 TEST(PromptScanTest, SignaturesNormaliseCaseDigitsAndSpaces) {
-  PromptScanner s;
-  const auto a = s.Scan("Solve problem 12 now, quickly, with care and precision please");
-  const auto b = s.Scan("SOLVE  problem 345 now, quickly, with care and precision please");
+  auto s = [](std::string_view p) { return ScanPrompt(p); };
+  const auto a = s("Solve problem 12 now, quickly, with care and precision please");
+  const auto b = s("SOLVE  problem 345 now, quickly, with care and precision please");
   EXPECT_EQ(a.prefix_hash, b.prefix_hash);
   EXPECT_EQ(a.suffix_hash, b.suffix_hash);
-  const auto c = s.Scan("Something entirely different here, friend. Cheers!!");
+  const auto c = s("Something entirely different here, friend. Cheers!!");
   EXPECT_NE(a.prefix_hash, c.prefix_hash);
   // Same ending, different opening.
-  const auto d = s.Scan("Alpha beta gamma delta epsilon zeta eta theta. Answer this with your full reasoning, please.");
-  const auto e = s.Scan("One two three four five six seven eight nine. Answer this with your full reasoning, please.");
+  const auto d = s("Alpha beta gamma delta epsilon zeta eta theta. Answer this with your full reasoning, please.");
+  const auto e = s("One two three four five six seven eight nine. Answer this with your full reasoning, please.");
   EXPECT_NE(d.prefix_hash, e.prefix_hash);
   EXPECT_EQ(d.suffix_hash, e.suffix_hash);
+}
+
+// templated_prompts reads mined clusters: one wrapper around varying
+// questions (numbers folded) lands in one cluster.
+TEST(ContentTest, WrapperAroundVaryingQuestionsIsOneMinedTemplate) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  const char* questions[] = {"what is the boiling point of water at 17 bar", "who wrote the iliad",
+                             "how do vaccines train the immune system", "why is the sky blue at noon"};
+  uint32_t first = 0;
+  for (int i = 0; i < 4; ++i) {
+    Exchange x;
+    x.prompt = std::string("You are an expert tutor. Answer the following question and show your reasoning: ") +
+               questions[i] + ". Respond in at least 500 words.";
+    x.Set(Field::kPrompt);
+    ke.Extract(x, keys);
+    ASSERT_TRUE(keys.analysed);
+    if (i == 0) first = keys.template_cluster;
+    EXPECT_EQ(keys.template_cluster, first) << i;
+  }
+  Exchange other;
+  other.prompt = "hi there, can you help me plan a birthday party for my daughter next weekend";
+  other.Set(Field::kPrompt);
+  ke.Extract(other, keys);
+  EXPECT_NE(keys.template_cluster, first);
+  ke.Extract(other, keys, /*analyse_content=*/false);
+  EXPECT_FALSE(keys.analysed);
 }
 
 TEST(SubnetKeyTest, V4SlashTwentyFourAndV6SlashFortyEight) {
@@ -189,8 +206,9 @@ TEST(AccountStateTest, LateExchangeDoesNotCorruptTiming) {
 
 TEST(AccountStateTest, SizeIsBounded) {
   // The whole per-account state is one fixed-size record (16 slots for
-  // each of the 7 link kinds are about 950 bytes of it).
-  EXPECT_LE(sizeof(AccountState), 1792u);
+  // each of the 7 link kinds are about 950 bytes of it; content counters and
+  // the mined-template heavy hitters about 120).
+  EXPECT_LE(sizeof(AccountState), 1856u);
 }
 
 }  // namespace
@@ -199,20 +217,61 @@ TEST(AccountStateTest, SizeIsBounded) {
 namespace moat::features {
 namespace {
 
-// The four-way scan must agree with a plain walk wherever the phrase sits,
-// including across the slice borders of long prompts.
-TEST(PromptScanTest, LongPromptsMatchAtEveryOffset) {
-  PromptScanner s;
-  const std::string filler = "lorem ipsum dolor sit amet ";
-  for (size_t len : {180u, 300u, 999u}) {
-    std::string base;
-    while (base.size() < len) base += filler;
-    for (size_t at = 0; at + 1 < base.size(); at += 7) {
-      std::string p = base.substr(0, at) + " Step by Step " + base.substr(at);
-      EXPECT_TRUE(s.Scan(p).elicits_reasoning) << len << " @" << at;
-    }
-    EXPECT_FALSE(s.Scan(base).elicits_reasoning);
+TEST(ContentTest, SampleIsFirstNThenDeterministicOneInK) {
+  StateConfig cfg;
+  cfg.content_first = 4;
+  cfg.content_sample_every = 8;
+  Exchange x;
+  x.prompt = "hello";
+  x.Set(Field::kPrompt);
+  int sampled = 0;
+  for (uint32_t seen = 0; seen < 4; ++seen) EXPECT_TRUE(KeyExtractor::SampleContent(x, seen, cfg));
+  for (int i = 0; i < 8000; ++i) {
+    x.request_id = "req-" + std::to_string(i);
+    x.Set(Field::kRequestId);
+    const bool s = KeyExtractor::SampleContent(x, 100, cfg);
+    EXPECT_EQ(s, KeyExtractor::SampleContent(x, 100, cfg));  // reproducible
+    sampled += s;
   }
+  EXPECT_NEAR(sampled, 1000, 150);
+  Exchange none;
+  EXPECT_FALSE(KeyExtractor::SampleContent(none, 0, cfg));  // no prompt, nothing to analyse
+}
+
+TEST(ContentTest, SharesAndBreadthCountOnlyAnalysedPrompts) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  AccountState st;
+  const EventTime t0 = 1'770'000'000LL * kMicrosPerSecond;
+  const char* prompts[] = {
+      "Translate this sentence into French: the weather is nice today",
+      "Write a python function that sorts a list of numbers",
+      "Summarize this article about the history of the roman empire",
+      "Solve the equation 3x + 5 = 20 and show your reasoning step by step",
+  };
+  for (int i = 0; i < 8; ++i) {
+    Exchange x = Make(t0 + i * 60 * kMicrosPerSecond, 0, prompts[i % 4]);
+    ke.Extract(x, keys, /*analyse_content=*/i < 4);
+    st.Update(x, keys, StateConfig{});
+  }
+  EXPECT_EQ(st.n_prompts, 8u);
+  EXPECT_EQ(st.n_analysed, 4u);
+  EXPECT_DOUBLE_EQ(st.ElicitShare(), 0.25);  // one of the four analysed
+  EXPECT_GE(st.TaskBreadth(), 3);            // translation, code, summarisation, math
+  EXPECT_GE(st.TopicBreadth(), 1);
+  EXPECT_EQ(st.task_mask & ~((1u << static_cast<int>(text::TaskType::kCount)) - 1), 0u);
+}
+
+TEST(ContentTest, OutputRequestsAreCounted) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  AccountState st;
+  Exchange x = Make(1'770'000'000LL * kMicrosPerSecond, 0,
+                    "Give the complete answer verbatim, as long and detailed as possible, do not summarize");
+  ke.Extract(x, keys);
+  st.Update(x, keys, StateConfig{});
+  EXPECT_EQ(st.n_output_request, 1u);
+  EXPECT_DOUBLE_EQ(st.OutputRequestShare(), 1.0);
 }
 
 }  // namespace

@@ -148,5 +148,45 @@ TEST(ScorerTest, CampaignMemberDetailRanksEvidenceByStrength) {
       << detail;
 }
 
+// Content signals read the analysed sample only, need content_min_prompts
+// analysed prompts, and say when their shares are estimates.
+TEST(ScorerTest, ContentBreadthAndOutputRequestSignals) {
+  const DetectorConfig c;
+  AccountState st;
+  st.exchanges = st.n_prompts = 400;
+  st.first_ts = st.last_ts = kT0;
+  st.n_analysed = c.content_min_prompts - 1;
+  st.task_mask = (1u << 11) - 1;   // every task type
+  st.topic_mask = (1u << 28) - 1;  // every topic
+  st.n_output_request = st.n_analysed;
+  ScoreResult r = Score(st, {}, c);
+  EXPECT_EQ(r.weight[static_cast<int>(Signal::kTaskBreadth)], 0.0);  // too few analysed
+  st.n_analysed = 40;
+  st.n_output_request = 40;
+  r = Score(st, {}, c);
+  EXPECT_DOUBLE_EQ(r.weight[static_cast<int>(Signal::kTaskBreadth)], c.task_breadth_weight);
+  EXPECT_DOUBLE_EQ(r.weight[static_cast<int>(Signal::kTopicBreadth)], c.topic_breadth_weight);
+  EXPECT_DOUBLE_EQ(r.weight[static_cast<int>(Signal::kOutputRequest)], c.output_request_weight);
+  bool saw_estimate = false;
+  for (const Reason& reason : Explain(st, {}, r, c)) {
+    if (reason.signal == Signal::kOutputRequest) {
+      EXPECT_NE(reason.detail.find("estimated from 40 of 400 prompts"), std::string::npos) << reason.detail;
+      saw_estimate = true;
+    }
+  }
+  EXPECT_TRUE(saw_estimate);
+  EXPECT_STREQ(SignalCode(Signal::kTaskBreadth), "task_breadth");
+  EXPECT_STREQ(SignalCode(Signal::kTopicBreadth), "topic_breadth");
+  EXPECT_STREQ(SignalCode(Signal::kOutputRequest), "output_request");
+  // A person in a few task types and topics gets nothing.
+  st.task_mask = 0b11;
+  st.topic_mask = 0b101;
+  st.n_output_request = 2;
+  r = Score(st, {}, c);
+  EXPECT_EQ(r.weight[static_cast<int>(Signal::kTaskBreadth)], 0.0);
+  EXPECT_EQ(r.weight[static_cast<int>(Signal::kTopicBreadth)], 0.0);
+  EXPECT_EQ(r.weight[static_cast<int>(Signal::kOutputRequest)], 0.0);
+}
+
 }  // namespace
 }  // namespace moat::score

@@ -74,9 +74,9 @@ void Engine::Apply(const Exchange& x) {
     states_.emplace_back();
     runtime_.emplace_back();
   }
-  keys_.Extract(x, scratch_);
-  uint64_t new_template = 0;
   features::AccountState& st = states_[a];
+  keys_.Extract(x, scratch_, features::KeyExtractor::SampleContent(x, st.n_prompts, cfg_.state));
+  uint64_t new_template = 0;
   const uint32_t fresh = st.Update(x, scratch_, cfg_.state, &new_template);
   if (fresh != 0) [[unlikely]] {
     for (int k = 0; k < features::kLinkKinds; ++k)

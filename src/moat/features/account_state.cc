@@ -6,9 +6,31 @@
 #include <xxhash.h>
 
 #include "moat/core/time.h"
+#include "moat/text/normalize.h"
 
 namespace moat::features {
 namespace {
+
+constexpr size_t kContentHead = 1024;
+constexpr size_t kContentTail = 512;
+
+// Cuts back to the start of a UTF-8 character.
+size_t CharStart(std::string_view s, size_t pos) {
+  while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
+  return pos;
+}
+
+// The prompt itself when short; otherwise its first kContentHead and last
+// kContentTail bytes (on character boundaries) joined by a space.
+std::string_view ContentView(std::string_view prompt, std::string& scratch) {
+  if (prompt.size() <= kContentHead + kContentTail) return prompt;
+  const size_t head = CharStart(prompt, kContentHead);
+  const size_t tail = CharStart(prompt, prompt.size() - kContentTail);
+  scratch.assign(prompt.data(), head);
+  scratch.push_back(' ');
+  scratch.append(prompt.data() + tail, prompt.size() - tail);
+  return scratch;
+}
 
 uint64_t Hash(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s.data(), s.size(), seed); }
 
@@ -81,7 +103,15 @@ uint64_t SubnetKey(std::string_view ip) {
   return (uint64_t{6} << 56) | (groups[0] << 32) | (groups[1] << 16) | groups[2];
 }
 
-void KeyExtractor::Extract(const Exchange& x, ExchangeKeys& keys) {
+bool KeyExtractor::SampleContent(const Exchange& x, uint32_t prompts_seen, const StateConfig& cfg) {
+  if (!x.Has(Field::kPrompt)) return false;
+  if (prompts_seen < cfg.content_first) return true;
+  if (cfg.content_sample_every <= 1) return true;
+  const std::string_view key = x.request_id.empty() ? std::string_view(x.prompt) : std::string_view(x.request_id);
+  return Hash(key, 23) % cfg.content_sample_every == 0;
+}
+
+void KeyExtractor::Extract(const Exchange& x, ExchangeKeys& keys, bool analyse_content) {
   keys.link.fill(kNoValue);
   auto put = [&](LinkKind kind, Field f, const std::string& s) {
     if (x.Has(f) && !s.empty()) {
@@ -103,7 +133,20 @@ void KeyExtractor::Extract(const Exchange& x, ExchangeKeys& keys) {
     }
   }
   keys.user_agent = x.Has(Field::kUserAgent) ? user_agents_.Intern(Hash(x.user_agent, 22)) : kNoValue;
-  if (x.Has(Field::kPrompt)) keys.prompt = scanner_.Scan(x.prompt);
+  keys.analysed = false;
+  if (x.Has(Field::kPrompt)) {
+    keys.prompt = ScanPrompt(x.prompt);
+    if (analyse_content) {
+      // Once, for both consumers, on at most the prompt's head and tail: the
+      // cues (wrappers, instructions, task words) sit there, and normalising
+      // a few-shot prompt of several KB whole costs more than the rest of
+      // the exchange.
+      text::Normalize(ContentView(x.prompt, content_scratch_), normalized_);
+      keys.content = text::AnalyzeNormalized(normalized_);
+      keys.template_cluster = miner_.Add(normalized_).cluster_id;
+      keys.analysed = true;
+    }
+  }
 }
 
 uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const StateConfig& cfg,
@@ -169,7 +212,14 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
 
   if (x.Has(Field::kPrompt)) {
     ++n_prompts;
-    if (keys.prompt.elicits_reasoning) ++n_elicit;
+    if (keys.analysed) {
+      ++n_analysed;
+      if (keys.content.reasoning_mask != 0) ++n_elicit;
+      if (keys.content.output_mask != 0) ++n_output_request;
+      task_mask |= keys.content.task_mask;
+      topic_mask |= keys.content.topic_mask;
+      mined_templates.Add(keys.template_cluster);
+    }
     // Space-saving counts can overestimate a newcomer, so a signature is only
     // offered as a template on the exact repeat count, at most once each.
     const uint32_t pc = prefixes.Add(keys.prompt.prefix_hash);
@@ -196,8 +246,8 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
 }
 
 double AccountState::TemplateShare() const {
-  if (n_prompts == 0) return 0.0;
-  return double(std::max(prefixes.MaxCount(), suffixes.MaxCount())) / n_prompts;
+  if (n_analysed == 0) return 0.0;
+  return double(mined_templates.MaxCount()) / n_analysed;
 }
 
 double AccountState::SingleTurnShare() const {

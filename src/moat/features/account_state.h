@@ -4,13 +4,17 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <string>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include "moat/core/exchange.h"
 #include "moat/features/prompt_scan.h"
 #include "moat/features/sketches.h"
+#include "moat/text/lexicons.h"
+#include "moat/text/template_miner.h"
 
 namespace moat::features {
 
@@ -49,6 +53,22 @@ class HashIndex {
 // /24 of an IPv4 or /48 of an IPv6 address as one key; 0 when unparseable.
 uint64_t SubnetKey(std::string_view ip);
 
+// Thresholds the state itself needs while counting (kept here, not in the
+// scorer, because the counters depend on them).
+struct StateConfig {
+  int64_t high_max_tokens = 4000;   // a max_tokens at or above this asks for long output
+  double near_max_fraction = 0.9;   // output_tokens >= this * max_tokens: ran to the limit
+  uint32_t template_repeat = 3;     // uses of one signature before it is a linkable template
+  // Content analysis (normalise, lexicons, template miner: ~10 us a prompt
+  // on the simulator's long, often non-ASCII prompts)
+  // runs on an account's first content_first prompts, then on a
+  // deterministic 1-in-content_sample_every subsample chosen by a hash of
+  // the request id (of the prompt when there is none), so a replay analyses
+  // the same prompts. Content shares are estimates over that sample.
+  uint32_t content_first = 24;
+  uint32_t content_sample_every = 32;
+};
+
 // What one exchange contributes, hashed and interned once before the
 // account's state is touched. Produced by KeyExtractor.
 struct ExchangeKeys {
@@ -56,31 +76,37 @@ struct ExchangeKeys {
   uint32_t user_agent = kNoValue;
   uint64_t ip_hash = 0;
   PromptScan prompt;
+  // Content of a sampled prompt (see StateConfig::content_first); only
+  // meaningful when `analysed`.
+  bool analysed = false;
+  text::PromptFeatures content;
+  uint32_t template_cluster = 0;  // TemplateMiner cluster id
 };
 
 // Owns the value interners for everything an account may share (the engine
 // owns one instance). Not thread-safe.
 class KeyExtractor {
  public:
-  void Extract(const Exchange& x, ExchangeKeys& keys);
+  // `analyse_content`: also normalise the prompt once and run the lexicons
+  // and the template miner on it (see SampleContent).
+  void Extract(const Exchange& x, ExchangeKeys& keys, bool analyse_content = true);
+  // Whether the prompt of `x` is in the content sample of an account that
+  // has sent `prompts_seen` prompts before it. Deterministic.
+  static bool SampleContent(const Exchange& x, uint32_t prompts_seen, const StateConfig& cfg);
   // Dense id of a repeated template signature (see LinkKind::kTemplate).
   uint32_t InternTemplate(uint64_t signature) {
     return link_[static_cast<int>(LinkKind::kTemplate)].Intern(signature);
   }
-  const PromptScanner& scanner() const { return scanner_; }
+  const text::TemplateMiner& miner() const { return miner_; }
 
  private:
-  PromptScanner scanner_;
+  // Default options: a 12-word alignment with 8 clusters scanned per leaf
+  // was cheaper but raised review load from 0.0006-0.0009 to 0.0009-0.0015.
+  text::TemplateMiner miner_;
+  std::string normalized_;
+  std::string content_scratch_;  // head and tail of a long prompt, reused
   std::array<HashIndex, kLinkKinds> link_;
   HashIndex user_agents_;
-};
-
-// Thresholds the state itself needs while counting (kept here, not in the
-// scorer, because the counters depend on them).
-struct StateConfig {
-  int64_t high_max_tokens = 4000;   // a max_tokens at or above this asks for long output
-  double near_max_fraction = 0.9;   // output_tokens >= this * max_tokens: ran to the limit
-  uint32_t template_repeat = 3;     // uses of one signature before it is a linkable template
 };
 
 struct AccountState {
@@ -119,11 +145,17 @@ struct AccountState {
   uint32_t n_turn1 = 0;
   uint32_t n_followup = 0;  // turn >= 1
 
-  // Content.
+  // Content. Signatures on every prompt; the rest over the analysed sample
+  // (StateConfig::content_*), so its shares are estimates.
   uint32_t n_prompts = 0;
-  uint32_t n_elicit = 0;
-  TopKeys<8> prefixes;
-  TopKeys<8> suffixes;
+  TopKeys<8> prefixes;  // opening signatures: linkable templates
+  TopKeys<8> suffixes;  // closing signatures: linkable templates
+  uint32_t n_analysed = 0;
+  uint32_t n_elicit = 0;          // analysed prompts asking for reasoning
+  uint32_t n_output_request = 0;  // analysed prompts asking for long / verbatim output
+  uint32_t task_mask = 0;         // bit per text::TaskType seen
+  uint32_t topic_mask = 0;        // bit per text::Topic seen
+  TopKeys<8> mined_templates;     // TemplateMiner cluster ids of analysed prompts
 
   // Parameters.
   uint32_t n_temperature = 0;
@@ -154,7 +186,10 @@ struct AccountState {
 
   // Derived measures, all in [0,1] unless noted; 0 when undefined.
   double Share(uint32_t k) const { return exchanges ? double(k) / exchanges : 0.0; }
-  double ElicitShare() const { return n_prompts ? double(n_elicit) / n_prompts : 0.0; }
+  double ElicitShare() const { return n_analysed ? double(n_elicit) / n_analysed : 0.0; }
+  double OutputRequestShare() const { return n_analysed ? double(n_output_request) / n_analysed : 0.0; }
+  int TaskBreadth() const { return std::popcount(task_mask); }
+  int TopicBreadth() const { return std::popcount(topic_mask); }
   double TemplateShare() const;
   double SingleTurnShare() const;
   double FollowupShare() const { return n_turn_known ? double(n_followup) / n_turn_known : 0.0; }

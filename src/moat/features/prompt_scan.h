@@ -1,23 +1,20 @@
-// One pass over a prompt: does it ask for step-by-step reasoning (a small,
-// generic phrase lexicon, case-insensitive, whitespace-collapsed), and what
-// are the hashes of its normalised opening and closing characters (template
-// signatures). Lives in features until the `text` module exists; it knows
-// nothing about accounts.
+// Template signatures of a prompt: hashes of its normalised opening and
+// closing characters (lowercase, whitespace collapsed, numbers as '0'),
+// computed on every prompt (a few dozen bytes each end, no allocation); the
+// `template` link kind is built on them. Content analysis (reasoning
+// elicitation, output requests, task types, topics, mined templates) lives in
+// `text` and is sampled per account (see KeyExtractor). Knows nothing about
+// accounts.
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string_view>
-#include <vector>
 
 namespace moat::features {
 
-// The reasoning-elicitation lexicon: the one place these phrases live. Plain
-// lowercase; hyphens and runs of whitespace in a prompt match one space.
-std::span<const std::string_view> ReasoningElicitationPhrases();
+inline constexpr int kSignatureChars = 40;
 
 struct PromptScan {
-  bool elicits_reasoning = false;
   uint64_t prefix_hash = 0;  // first kSignatureChars normalised characters
   uint64_t suffix_hash = 0;  // last kSignatureChars normalised characters
   // Long enough that the signatures are an opening and an ending around a
@@ -25,20 +22,6 @@ struct PromptScan {
   bool templatable = false;
 };
 
-// Immutable after construction; share one instance across threads.
-class PromptScanner {
- public:
-  static constexpr int kSignatureChars = 40;
-  PromptScanner();
-  PromptScan Scan(std::string_view prompt) const;
-
- private:
-  static constexpr int kAlphabet = 29;  // a-z, digit, space, other
-  static constexpr int kStride = 32;    // row width: a shift, not a multiply
-  bool Match(const unsigned char* p, size_t n) const;
-  std::vector<uint16_t> next_;          // state * kStride + symbol
-  size_t max_phrase_ = 0;
-  std::vector<uint8_t> accept_;
-};
+PromptScan ScanPrompt(std::string_view prompt);
 
 }  // namespace moat::features

@@ -63,7 +63,21 @@ struct DetectorConfig {
   double new_account_weight = 0.1;
   double new_account_full_hours = 24, new_account_zero_hours = 168;
   double templated_weight = 0.15;
-  double templated_lo = 0.5, templated_hi = 0.95;  // share of prompts with the top signature
+  double templated_lo = 0.5, templated_hi = 0.95;  // share of sampled prompts in the top mined template
+  // Content, over each account's analysed prompt sample (see
+  // StateConfig::content_first): scored once at least content_min_prompts
+  // prompts were analysed.
+  uint32_t content_min_prompts = 20;
+  // Asking for the longest / verbatim / complete answer (a harvester's
+  // request); people ask for it now and then.
+  double output_request_weight = 0.1;
+  double output_request_lo = 0.2, output_request_hi = 0.7;  // share of sampled prompts
+  // Sweeping the task types / topics of the lexicons systematically (a
+  // dataset builder covers the space; a person or product stays in a few).
+  double task_breadth_weight = 0.1;
+  double task_breadth_lo = 6, task_breadth_hi = 10;  // distinct task types of 11
+  double topic_breadth_weight = 0.1;
+  double topic_breadth_lo = 14, topic_breadth_hi = 24;  // distinct topics of 28
   double client_mismatch_weight = 0.15;
   double proxy_rotation_weight = 0.25;
   double proxy_ips_lo = 5, proxy_ips_hi = 30;            // estimated distinct addresses

@@ -104,6 +104,9 @@ const char* SignalCode(Signal s) {
     case Signal::kTemplatedPrompts: return "templated_prompts";
     case Signal::kClientMismatch: return "client_mismatch";
     case Signal::kProxyRotation: return "proxy_rotation";
+    case Signal::kOutputRequest: return "output_request";
+    case Signal::kTaskBreadth: return "task_breadth";
+    case Signal::kTopicBreadth: return "topic_breadth";
     case Signal::kCampaignMember: return "campaign_member";
     case Signal::kEvaluationRun: return "evaluation_run";
     case Signal::kBurstThenSilence: return "burst_then_silence";
@@ -142,6 +145,13 @@ ScoreResult Score(const AccountState& s, const CampaignContext& campaign, const 
   W(r, Signal::kReasoningElicitation) = c.elicitation_weight * Ramp(s.ElicitShare(), c.elicitation_lo, c.elicitation_hi);
   W(r, Signal::kReasoningHarvest) =
       c.reasoning_harvest_weight * Ramp(s.ReasoningTokenShare(), c.reasoning_harvest_lo, c.reasoning_harvest_hi);
+  if (s.n_analysed >= c.content_min_prompts) {
+    W(r, Signal::kOutputRequest) =
+        c.output_request_weight * Ramp(s.OutputRequestShare(), c.output_request_lo, c.output_request_hi);
+    W(r, Signal::kTaskBreadth) = c.task_breadth_weight * Ramp(s.TaskBreadth(), c.task_breadth_lo, c.task_breadth_hi);
+    W(r, Signal::kTopicBreadth) =
+        c.topic_breadth_weight * Ramp(s.TopicBreadth(), c.topic_breadth_lo, c.topic_breadth_hi);
+  }
   if (enough) {
     W(r, Signal::kSingleTurn) = c.single_turn_weight * Ramp(s.SingleTurnShare(), c.single_turn_lo, c.single_turn_hi);
     W(r, Signal::kTemplatedPrompts) = c.templated_weight * Ramp(s.TemplateShare(), c.templated_lo, c.templated_hi);
@@ -202,6 +212,15 @@ ScoreResult Score(const AccountState& s, const CampaignContext& campaign, const 
   return r;
 }
 
+namespace {
+// Content shares are estimated from a sample once an account has sent more
+// prompts than were analysed; the detail says so.
+std::string SampleNote(const AccountState& s) {
+  if (s.n_analysed >= s.n_prompts) return "";
+  return " (estimated from " + std::to_string(s.n_analysed) + " of " + std::to_string(s.n_prompts) + " prompts)";
+}
+}  // namespace
+
 std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campaign, const ScoreResult& r,
                             const DetectorConfig& c) {
   std::vector<Reason> out;
@@ -223,7 +242,7 @@ std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campai
             Pct(double(s.n_near_max) / s.n_max_tokens) + " run to the limit";
         break;
       case Signal::kReasoningElicitation:
-        d = Pct(s.ElicitShare()) + " of prompts ask for step-by-step reasoning";
+        d = Pct(s.ElicitShare()) + " of prompts ask for step-by-step reasoning" + SampleNote(s);
         break;
       case Signal::kReasoningHarvest:
         d = Pct(s.ReasoningTokenShare()) + " of output tokens are reasoning";
@@ -241,7 +260,16 @@ std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campai
         d = "account created " + DurationText(AgeHoursAtFirstUse(s)) + " before first request";
         break;
       case Signal::kTemplatedPrompts:
-        d = Pct(s.TemplateShare()) + " of prompts share one template opening or ending";
+        d = Pct(s.TemplateShare()) + " of prompts fit one mined template" + SampleNote(s);
+        break;
+      case Signal::kOutputRequest:
+        d = Pct(s.OutputRequestShare()) + " of prompts ask for long or verbatim output" + SampleNote(s);
+        break;
+      case Signal::kTaskBreadth:
+        d = std::to_string(s.TaskBreadth()) + " task types over " + std::to_string(s.n_analysed) + " sampled prompts";
+        break;
+      case Signal::kTopicBreadth:
+        d = std::to_string(s.TopicBreadth()) + " topics over " + std::to_string(s.n_analysed) + " sampled prompts";
         break;
       case Signal::kClientMismatch:
         d = std::to_string(s.user_agents.Distinct()) + " user agents over " +

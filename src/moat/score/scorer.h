@@ -28,6 +28,9 @@ enum class Signal : uint8_t {
   kTemplatedPrompts,
   kClientMismatch,
   kProxyRotation,
+  kOutputRequest,
+  kTaskBreadth,
+  kTopicBreadth,
   kCampaignMember,
   // Lower it (reported with negative weight).
   kEvaluationRun,
@@ -36,7 +39,7 @@ enum class Signal : uint8_t {
   kMultiTurn,
   kEstablishedAccount,
 };
-inline constexpr int kSignals = 18;
+inline constexpr int kSignals = 21;
 inline constexpr int kFirstMitigation = static_cast<int>(Signal::kEvaluationRun);
 const char* SignalCode(Signal s);
 inline bool IsMitigation(Signal s) { return static_cast<int>(s) >= kFirstMitigation; }
