@@ -162,7 +162,9 @@ int RunScan(const ScanArgs& args) {
     if (now - last_progress < std::chrono::milliseconds(500)) return;
     last_progress = now;
     const double secs = std::chrono::duration<double>(now - start).count();
-    std::fprintf(stderr, "\r  %s lines, %.0f MB, %s exchanges/s, event time %s   ",
+    // Share of the input read, where file sizes are known (not for stdin).
+    const double done = s.bytes_total > 0 ? 100.0 * s.bytes_compressed / s.bytes_total : 0.0;
+    std::fprintf(stderr, "\r  %3.0f%%  %s lines, %.0f MB, %s exchanges/s, event time %s   ", done,
                  Thousands(s.lines).c_str(), s.bytes_uncompressed / 1e6,
                  Thousands(static_cast<uint64_t>(s.accepted / std::max(secs, 1e-9))).c_str(),
                  FormatRfc3339(s.max_ts).c_str());

@@ -56,7 +56,6 @@ PromptScan ScanPrompt(std::string_view prompt) {
   PromptScan out;
   const auto* p = reinterpret_cast<const unsigned char*>(prompt.data());
   const size_t n = prompt.size();
-  out.templatable = n >= 2 * kSignatureChars;
 
   char buf[kSignatureChars] = {};
   int k = Normalise(p, n, buf, kSignatureChars);

@@ -17,9 +17,6 @@ inline constexpr int kSignatureChars = 40;
 struct PromptScan {
   uint64_t prefix_hash = 0;  // first kSignatureChars normalised characters
   uint64_t suffix_hash = 0;  // last kSignatureChars normalised characters
-  // Long enough that the signatures are an opening and an ending around a
-  // varying body (a template), not the whole of a short common message.
-  bool templatable = false;
 };
 
 PromptScan ScanPrompt(std::string_view prompt);
