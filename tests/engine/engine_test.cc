@@ -39,6 +39,39 @@ class EngineStreamTest : public ::testing::Test {
 };
 std::vector<Exchange>* EngineStreamTest::stream_ = nullptr;
 
+// A live deployment learns of every verdict change through the listener, and
+// what it learned agrees with the final verdicts.
+TEST_F(EngineStreamTest, ListenerSeesEveryVerdictChange) {
+  Engine e{DetectorConfig{}};
+  std::map<std::string, VerdictUpdate> last;
+  int calls = 0;
+  e.SetVerdictListener([&](std::span<const VerdictUpdate> updates) {
+    ++calls;
+    for (const VerdictUpdate& u : updates) {
+      EXPECT_TRUE(u.verdict != u.previous || !u.campaign_id.empty() || last.count(std::string(u.account_id)));
+      last[std::string(u.account_id)] = u;
+    }
+  });
+  const auto v = RunStream(*stream_, e);
+  EXPECT_GT(calls, 0);
+  for (const auto& [id, verdict] : v) {
+    const auto it = last.find(id);
+    const Verdict seen = it == last.end() ? Verdict::kBenign : it->second.verdict;
+    EXPECT_EQ(seen, verdict.verdict) << id;
+    if (verdict.verdict == Verdict::kExtraction) {
+      ASSERT_NE(it, last.end());
+      EXPECT_FALSE(it->second.reasons.empty()) << id;
+      EXPECT_EQ(it->second.campaign_id.empty(), !verdict.campaign_id.has_value()) << id;
+    }
+  }
+  // Every harvester is in one live campaign, named after its first member.
+  EXPECT_EQ(last.at(HarvesterId(0)).campaign_id, last.at(HarvesterId(1)).campaign_id);
+  EXPECT_EQ(last.at(HarvesterId(0)).campaign_size, unsigned(testing::kHarvesters));
+  ASSERT_TRUE(e.AccountJson(HarvesterId(0)).has_value());
+  EXPECT_NE(e.AccountJson(HarvesterId(0))->find("\"verdict\":\"extraction\""), std::string::npos);
+  EXPECT_FALSE(e.AccountJson("nobody").has_value());
+}
+
 TEST_F(EngineStreamTest, HarvestersFlaggedAndGroupedOthersNot) {
   Engine e{DetectorConfig{}};
   const auto v = RunStream(*stream_, e);

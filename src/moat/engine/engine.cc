@@ -108,6 +108,10 @@ score::CampaignContext Engine::Context(uint32_t a) const {
 
 void Engine::ScoreAccount(uint32_t a, EventTime t) {
   Runtime& rt = runtime_[a];
+  if (listener_ && !rt.pending) {
+    rt.pending = true;
+    pending_.push_back(a);
+  }
   rt.result = score::Score(states_[a], Context(a), cfg_);
   if (rt.result.verdict == score::Verdict::kExtraction && !rt.flagged) {
     rt.flagged = true;
@@ -135,6 +139,33 @@ void Engine::Tick(EventTime t, bool force_link) {
     next_link_tick_ = NextBoundary(t, cfg_.link_tick);
   }
   last_tick_ = t;
+  if (listener_) Publish(t);
+}
+
+void Engine::Publish(EventTime t) {
+  std::vector<VerdictUpdate> updates;
+  for (uint32_t a : pending_) {
+    Runtime& rt = runtime_[a];
+    rt.pending = false;
+    const uint32_t key = rt.campaign >= 0 ? component_key_[rt.campaign] : 0;
+    if (rt.result.verdict == rt.published_verdict && key == rt.published_campaign) continue;
+    VerdictUpdate u;
+    u.account_id = accounts_.Name(a);
+    u.verdict = rt.result.verdict;
+    u.previous = rt.published_verdict;
+    u.score = rt.result.score;
+    u.at = t;
+    if (key != 0) {
+      u.campaign_id = "cmp-" + std::string(accounts_.Name(key - 1));
+      u.campaign_size = static_cast<uint32_t>(components_[rt.campaign].members.size());
+    }
+    u.reasons = score::Explain(states_[a], Context(a), rt.result, cfg_);
+    rt.published_verdict = rt.result.verdict;
+    rt.published_campaign = key;
+    updates.push_back(std::move(u));
+  }
+  pending_.clear();
+  if (!updates.empty()) listener_(updates);
 }
 
 void Engine::Relink(EventTime t) {
@@ -152,6 +183,7 @@ void Engine::Relink(EventTime t) {
   // Only groups strong enough to be a campaign are kept; linked colleagues
   // and look-alike bystanders stay unlinked.
   components_.clear();
+  component_key_.clear();
   component_mean_.clear();
   component_strength_.clear();
   for (link::Component& comp : res.components) {
@@ -165,6 +197,7 @@ void Engine::Relink(EventTime t) {
       runtime_[a].campaign = c;
       rescore.push_back(a);
     }
+    component_key_.push_back(1 + *std::min_element(comp.members.begin(), comp.members.end()));
     components_.push_back(std::move(comp));
     component_mean_.push_back(mean);
     component_strength_.push_back(strength);
@@ -227,43 +260,55 @@ std::vector<AccountVerdict> Engine::Verdicts() const {
   return out;
 }
 
+void Engine::AppendAccountJson(uint32_t a, const std::vector<int32_t>& rank, std::string& out) const {
+  const Runtime& rt = runtime_[a];
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("account_id");
+  w.String(accounts_.Name(a));
+  w.Key("verdict");
+  w.String(score::VerdictName(rt.result.verdict));
+  w.Key("score");
+  w.Double(rt.result.score, 4);
+  w.Key("campaign_id");
+  if (rt.campaign >= 0) w.String(CampaignId(rank[rt.campaign]));
+  else w.Null();
+  w.Key("first_flagged_ts");
+  if (rt.flagged) w.String(FormatRfc3339(rt.first_flagged));
+  else w.Null();
+  w.Key("exchanges");
+  w.Uint(states_[a].exchanges);
+  w.Key("reasons");
+  w.BeginArray();
+  for (const score::Reason& r : score::Explain(states_[a], Context(a), rt.result, cfg_)) {
+    w.BeginObject();
+    w.Key("code");
+    w.String(score::SignalCode(r.signal));
+    w.Key("weight");
+    w.Double(r.weight, 4);
+    w.Key("detail");
+    w.String(r.detail);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
 std::string Engine::AccountsJsonl() const {
   const std::vector<int32_t> rank = CampaignOrder();
   std::string out;
   for (uint32_t a = 0; a < states_.size(); ++a) {
-    const Runtime& rt = runtime_[a];
-    JsonWriter w(out);
-    w.BeginObject();
-    w.Key("account_id");
-    w.String(accounts_.Name(a));
-    w.Key("verdict");
-    w.String(score::VerdictName(rt.result.verdict));
-    w.Key("score");
-    w.Double(rt.result.score, 4);
-    w.Key("campaign_id");
-    if (rt.campaign >= 0) w.String(CampaignId(rank[rt.campaign]));
-    else w.Null();
-    w.Key("first_flagged_ts");
-    if (rt.flagged) w.String(FormatRfc3339(rt.first_flagged));
-    else w.Null();
-    w.Key("exchanges");
-    w.Uint(states_[a].exchanges);
-    w.Key("reasons");
-    w.BeginArray();
-    for (const score::Reason& r : score::Explain(states_[a], Context(a), rt.result, cfg_)) {
-      w.BeginObject();
-      w.Key("code");
-      w.String(score::SignalCode(r.signal));
-      w.Key("weight");
-      w.Double(r.weight, 4);
-      w.Key("detail");
-      w.String(r.detail);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
+    AppendAccountJson(a, rank, out);
     out.push_back('\n');
   }
+  return out;
+}
+
+std::optional<std::string> Engine::AccountJson(std::string_view account_id) const {
+  const uint32_t a = accounts_.Find(account_id);
+  if (a == Interner::kNone) return std::nullopt;
+  std::string out;
+  AppendAccountJson(a, CampaignOrder(), out);
   return out;
 }
 

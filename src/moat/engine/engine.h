@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,6 +46,21 @@ struct AccountVerdict {
   uint32_t exchanges = 0;
 };
 
+// An account whose verdict or campaign changed at a tick: what a live
+// deployment (decision cache, audit store) needs to act, pushed rather than
+// polled so the request path never scans the engine.
+struct VerdictUpdate {
+  std::string_view account_id;
+  score::Verdict verdict = score::Verdict::kBenign;
+  score::Verdict previous = score::Verdict::kBenign;
+  double score = 0;
+  EventTime at = 0;                  // the tick's event time
+  std::string campaign_id;           // empty when not in a campaign; stable while the campaign lives
+  uint32_t campaign_size = 0;
+  std::vector<score::Reason> reasons;  // strongest first, as in accounts.jsonl
+};
+using VerdictListener = std::function<void(std::span<const VerdictUpdate>)>;
+
 class Engine : public ExchangeSink {
  public:
   explicit Engine(DetectorConfig cfg);
@@ -64,6 +80,11 @@ class Engine : public ExchangeSink {
   std::string CampaignsJsonl() const;
 
   std::vector<AccountVerdict> Verdicts() const;
+  // Called after each tick with the accounts whose verdict or campaign
+  // changed, on the thread that calls Consume/Finish.
+  void SetVerdictListener(VerdictListener listener) { listener_ = std::move(listener); }
+  // One account's accounts.jsonl line (without the newline), or nullopt.
+  std::optional<std::string> AccountJson(std::string_view account_id) const;
   EngineStats stats() const;
   const DetectorConfig& config() const { return cfg_; }
 
@@ -75,10 +96,16 @@ class Engine : public ExchangeSink {
     bool flagged = false;
     bool touched = false;
     int32_t campaign = -1;  // index into components_
+    // What listeners last saw (only maintained when a listener is set).
+    score::Verdict published_verdict = score::Verdict::kBenign;
+    uint32_t published_campaign = 0;  // campaign key, 0 none
+    bool pending = false;
   };
 
   void Apply(const Exchange& x);
   void Tick(EventTime t, bool force_link);
+  void Publish(EventTime t);
+  void AppendAccountJson(uint32_t a, const std::vector<int32_t>& rank, std::string& out) const;
   void ScoreAccount(uint32_t a, EventTime t);
   void Relink(EventTime t);
   score::CampaignContext Context(uint32_t a) const;
@@ -93,6 +120,7 @@ class Engine : public ExchangeSink {
   std::vector<Runtime> runtime_;
   std::vector<uint32_t> touched_;
   std::vector<link::Component> components_;
+  std::vector<uint32_t> component_key_;  // stable campaign key: 1 + smallest member id
   std::vector<double> component_mean_;
   std::vector<double> component_strength_;
   bool started_ = false;
@@ -102,6 +130,8 @@ class Engine : public ExchangeSink {
   EventTime next_link_tick_ = 0;
   EventTime last_tick_ = INT64_MIN;
   EngineStats stats_;
+  VerdictListener listener_;
+  std::vector<uint32_t> pending_;  // accounts re-scored since the last Publish
 };
 
 }  // namespace moat::engine
