@@ -203,13 +203,7 @@ TEST(LinkerTest, UnchangedTickDoesNoPairWork) {
   const uint64_t before = l.stats().pair_updates;
   EXPECT_EQ(l.Link(c).components.size(), 1u);
   EXPECT_EQ(l.stats().pair_updates, before);
-  // One more ordinary account using template 1 moves its rarity by 2%: a
-  // value this big (50 holders > exact_holders) is not re-weighed.
-  l.CountAccount(LinkKind::kTemplate, 1);
-  EXPECT_EQ(l.Link(c).components[0].members.size(), 50u);
-  EXPECT_EQ(l.stats().pair_updates, before);
-  // A newcomer joining pairs only with the existing holders (and both values
-  // are then re-weighed: 50 -> 51 holders is within tolerance, no reset).
+  // A newcomer joins pairs only with the existing holders.
   AccountState extra;
   Give(l, extra, LinkKind::kTemplate, 1);
   Give(l, extra, LinkKind::kTemplate, 2);
@@ -218,6 +212,46 @@ TEST(LinkerTest, UnchangedTickDoesNoPairWork) {
   for (uint32_t i = 0; i < st.size(); ++i) c.push_back({i, &st[i]});
   EXPECT_EQ(l.Link(c).components[0].members.size(), 51u);
   EXPECT_EQ(l.stats().pair_updates, before + 100);
+}
+
+// Values held by many candidates link through themselves: no pair entries,
+// the same campaigns as pairwise linking would give.
+TEST(LinkerTest, HubValuesLinkWithoutPairs) {
+  LinkConfig cfg;
+  cfg.hub_holders = 8;
+  Linker l{cfg};
+  std::vector<AccountState> st(40);
+  std::vector<Candidate> c;
+  // 0..29: one campaign sharing a template (0.45) and, in groups of 10, a
+  // proxy subnet (0.5): template + subnet links each group; 0..3, 10..13 and
+  // 20..23 also share a sign-up domain (0.5), which bridges the groups.
+  // 30..39 share only the template: not enough on its own.
+  for (uint32_t i = 0; i < 40; ++i) {
+    Give(l, st[i], LinkKind::kTemplate, 1);
+    if (i < 30) Give(l, st[i], LinkKind::kSubnet, 100 + i / 10);
+    if (i < 30 && i % 10 < 4) Give(l, st[i], LinkKind::kEmailDomain, 200);
+    c.push_back({i, &st[i]});
+  }
+  // 30 and 31 also share a small e-mail domain (0.5): explicit pair + hub.
+  Give(l, st[30], LinkKind::kEmailDomain, 7);
+  Give(l, st[31], LinkKind::kEmailDomain, 7);
+  const LinkResult r = l.Link(c);
+  EXPECT_EQ(l.stats().hubs, 5u);  // the template, the three subnets, the domain
+  EXPECT_EQ(l.stats().pairs, 1u);  // only the e-mail domain pair is explicit
+  ASSERT_EQ(r.components.size(), 2u);
+  std::vector<uint32_t> campaign(30);
+  for (uint32_t i = 0; i < 30; ++i) campaign[i] = i;
+  EXPECT_EQ(r.components[0].members, campaign);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kSubnet)].values, 3u);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kTemplate)].values, 1u);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kEmailDomain)].accounts, 12u);
+  EXPECT_EQ(r.components[1].members, (std::vector<uint32_t>{30, 31}));
+  // A card shared by all 40 (strong on its own) joins everyone into one.
+  for (uint32_t i = 0; i < 40; ++i) Give(l, st[i], LinkKind::kPayment, 5);
+  const LinkResult all = l.Link(c);
+  ASSERT_EQ(all.components.size(), 1u);
+  EXPECT_EQ(all.components[0].members.size(), 40u);
+  EXPECT_EQ(l.stats().pairs, 1u);
 }
 
 TEST(LinkerTest, EvidenceCarriesStrength) {

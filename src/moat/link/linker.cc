@@ -141,10 +141,22 @@ void Linker::AddToPair(uint32_t a, uint32_t b, int32_t dw, int32_t dstrong) {
   if (p.w == 0 && p.strong == 0) pairs_.erase(it);
 }
 
+void Linker::ApplyToPairs(const ValueState& v, int32_t dq, int32_t ds) {
+  const auto& h = v.holders;
+  for (size_t i = 0; i < h.size(); ++i)
+    for (size_t j = i + 1; j < h.size(); ++j) AddToPair(h[i], h[j], dq, ds);
+}
+
 void Linker::AddHolder(uint32_t vi, uint32_t account) {
   ++stats_.holder_adds;
   ValueState& v = values_[vi];
-  if (v.q != 0) {
+  if (!v.hub && v.holders.size() >= cfg_.hub_holders) {
+    // Becomes a hub: its pair contributions come out once, for good.
+    if (v.q != 0) ApplyToPairs(v, -v.q, v.q >= strong_q_ ? -1 : 0);
+    v.hub = true;
+    ++stats_.hubs;
+  }
+  if (!v.hub && v.q != 0) {
     const int32_t s = v.q >= strong_q_ ? 1 : 0;
     for (uint32_t b : v.holders) AddToPair(account, b, v.q, s);
   }
@@ -157,7 +169,7 @@ void Linker::RemoveHolder(uint32_t vi, uint32_t account) {
   ValueState& v = values_[vi];
   // Keep registration order (it orders adjacency, hence determinism).
   v.holders.erase(std::find(v.holders.begin(), v.holders.end(), account));
-  if (v.q != 0) {
+  if (!v.hub && v.q != 0) {
     const int32_t s = v.q >= strong_q_ ? 1 : 0;
     for (uint32_t b : v.holders) AddToPair(account, b, -v.q, -s);
   }
@@ -168,12 +180,8 @@ void Linker::SetStrength(uint32_t vi, int32_t q) {
   ValueState& v = values_[vi];
   if (q == v.q) return;
   ++stats_.strength_resets;
-  const int32_t dq = q - v.q;
-  const int32_t ds = (q >= strong_q_ ? 1 : 0) - (v.q >= strong_q_ ? 1 : 0);
+  if (!v.hub) ApplyToPairs(v, q - v.q, (q >= strong_q_ ? 1 : 0) - (v.q >= strong_q_ ? 1 : 0));
   v.q = q;
-  const auto& h = v.holders;
-  for (size_t i = 0; i < h.size(); ++i)
-    for (size_t j = i + 1; j < h.size(); ++j) AddToPair(h[i], h[j], dq, ds);
 }
 
 LinkResult Linker::Link(std::span<const Candidate> candidates) {
@@ -208,20 +216,14 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) {
       cs.registered[k] = slots.size;
     }
   }
-  // Re-weigh values whose holders or rarity moved. A big value is re-applied
-  // only when its strength moved by more than the tolerance (its pairs cost
-  // holders^2 / 2); crossing zero or the strong line is always applied.
+  // Re-weigh values whose holders or rarity moved: at most hub_holders^2 / 2
+  // pair updates for a small value, none for a hub.
   std::vector<uint32_t> dirty;
   dirty.swap(dirty_);
   for (uint32_t vi : dirty) {
     ValueState& v = values_[vi];
     v.dirty = false;
-    const int32_t t = TargetStrength(v, v.value);
-    if (t == v.q) continue;
-    if (v.holders.size() > cfg_.exact_holders && t > 0 && v.q > 0 && (t >= strong_q_) == (v.q >= strong_q_) &&
-        std::abs(t - v.q) <= cfg_.strength_tolerance * std::max(t, v.q))
-      continue;
-    SetStrength(vi, t);
+    SetStrength(vi, TargetStrength(v, v.value));
   }
   stats_.pairs = pairs_.size();
   stats_.edges = edges_;
@@ -229,35 +231,175 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) {
 }
 
 // Dense cores and connected components over the linked candidates: linear
-// in the linked accounts and their edges.
+// in the explicit pairs, the hub memberships and the linked edges. A hub's
+// holders are never expanded into pairs here either: each set of hubs that
+// links on its own is one clique, and degrees count clique members.
 LinkResult Linker::Components(std::span<const Candidate> now) {
   LinkResult result;
-  // Linked candidates, ascending; local index per account.
+  // Linked vertices: candidates with an explicit edge or a weighted hub; the
+  // hubs of vertex i are hub_list[hub_begin[i] .. hub_begin[i + 1]), ascending.
   std::vector<const Candidate*> verts;
-  for (const Candidate& c : now)
-    if (!adj_[c.account].empty()) verts.push_back(&c);
+  std::vector<uint32_t> hub_begin;
+  std::vector<uint32_t> hub_list;
+  for (const Candidate& c : now) {
+    const size_t before = hub_list.size();
+    for (uint32_t vi : cands_.at(c.account).values)
+      if (values_[vi].hub && values_[vi].q > 0) hub_list.push_back(vi);
+    if (hub_list.size() == before && adj_[c.account].empty()) continue;
+    std::sort(hub_list.begin() + static_cast<ptrdiff_t>(before), hub_list.end());
+    verts.push_back(&c);
+    hub_begin.push_back(static_cast<uint32_t>(before));
+  }
+  hub_begin.push_back(static_cast<uint32_t>(hub_list.size()));
+  stats_.hub_memberships = hub_list.size();
   const auto n = static_cast<uint32_t>(verts.size());
   if (n < 2) return result;
+  auto hubs = [&](uint32_t v) {
+    return std::span<const uint32_t>(hub_list.data() + hub_begin[v], hub_begin[v + 1] - hub_begin[v]);
+  };
   boost::unordered_flat_map<uint32_t, uint32_t> local;
   local.reserve(n);
   for (uint32_t i = 0; i < n; ++i) local.emplace(verts[i]->account, i);
+
+  // Explicit edges, then pairs below the line that the hubs both hold lift
+  // over it (a small proxy subnet plus a campaign-wide template).
   std::vector<std::vector<uint32_t>> nb(n);
-  std::vector<uint32_t> degree(n);
   std::vector<uint8_t> strong(n);
   for (uint32_t i = 0; i < n; ++i) {
     const auto& a = adj_[verts[i]->account];
     nb[i].reserve(a.size());
     for (uint32_t b : a) nb[i].push_back(local.at(b));
-    degree[i] = static_cast<uint32_t>(a.size());
     strong[i] = strong_links_[verts[i]->account] > 0;
   }
+  if (!hub_list.empty()) {
+    for (const auto& [key, p] : pairs_) {
+      if (p.w >= min_edge_q_) continue;
+      const auto ia = local.find(static_cast<uint32_t>(key >> 32));
+      const auto ib = local.find(static_cast<uint32_t>(key));
+      if (ia == local.end() || ib == local.end()) continue;
+      const auto x = hubs(ia->second), y = hubs(ib->second);
+      int32_t w = p.w;
+      for (size_t i = 0, j = 0; i < x.size() && j < y.size();) {
+        if (x[i] < y[j]) ++i;
+        else if (y[j] < x[i]) ++j;
+        else {
+          w += values_[x[i]].q;
+          ++i, ++j;
+        }
+      }
+      if (w < min_edge_q_) continue;
+      nb[ia->second].push_back(ib->second);
+      nb[ib->second].push_back(ia->second);
+    }
+  }
+  for (auto& v : nb) std::sort(v.begin(), v.end());
+
+  // Cliques: the minimal sets of hubs (up to three, from an account's
+  // strongest) whose strengths reach min_edge, keyed by the set.
+  struct SetHash {
+    size_t operator()(const std::array<uint32_t, 3>& k) const {
+      return boost::hash_value(k[0]) * 0x9E3779B97F4A7C15ull ^ (uint64_t(k[1]) << 21) ^ (uint64_t(k[2]) << 42);
+    }
+  };
+  boost::unordered_flat_map<std::array<uint32_t, 3>, uint32_t, SetHash> clique_of_set;
+  std::vector<std::vector<uint32_t>> clique_members;
+  std::vector<uint8_t> clique_strong;
+  std::vector<uint32_t> vert_cliques, vert_clique_begin;
+  constexpr uint32_t kNoValue = UINT32_MAX;
+  constexpr size_t kComboHubs = 8;
+  std::vector<uint32_t> weak_hubs;
+  for (uint32_t v = 0; v < n; ++v) {
+    vert_clique_begin.push_back(static_cast<uint32_t>(vert_cliques.size()));
+    auto join = [&](std::array<uint32_t, 3> set, bool is_strong) {
+      auto [it, inserted] = clique_of_set.try_emplace(set, static_cast<uint32_t>(clique_members.size()));
+      if (inserted) {
+        clique_members.emplace_back();
+        clique_strong.push_back(is_strong);
+      }
+      clique_members[it->second].push_back(v);
+      vert_cliques.push_back(it->second);
+    };
+    weak_hubs.clear();
+    for (uint32_t vi : hubs(v)) {
+      const int32_t q = values_[vi].q;
+      if (q >= min_edge_q_) join({vi, kNoValue, kNoValue}, q >= strong_q_);
+      else weak_hubs.push_back(vi);
+    }
+    if (weak_hubs.size() > kComboHubs) {
+      std::partial_sort(weak_hubs.begin(), weak_hubs.begin() + kComboHubs, weak_hubs.end(), [&](uint32_t x, uint32_t y) {
+        return values_[x].q != values_[y].q ? values_[x].q > values_[y].q : x < y;
+      });
+      weak_hubs.resize(kComboHubs);
+      std::sort(weak_hubs.begin(), weak_hubs.end());
+    }
+    const size_t m = weak_hubs.size();
+    for (size_t i = 0; i < m; ++i) {
+      const int32_t qi = values_[weak_hubs[i]].q;
+      for (size_t j = i + 1; j < m; ++j) {
+        const int32_t qj = values_[weak_hubs[j]].q;
+        if (qi + qj >= min_edge_q_) {
+          join({weak_hubs[i], weak_hubs[j], kNoValue}, false);
+          continue;
+        }
+        for (size_t k = j + 1; k < m; ++k) {
+          const int32_t qk = values_[weak_hubs[k]].q;
+          if (qi + qj + qk >= min_edge_q_ && qi + qk < min_edge_q_ && qj + qk < min_edge_q_)
+            join({weak_hubs[i], weak_hubs[j], weak_hubs[k]}, false);
+        }
+      }
+    }
+  }
+  vert_clique_begin.push_back(static_cast<uint32_t>(vert_cliques.size()));
+  auto cliques = [&](uint32_t v) {
+    return std::span<const uint32_t>(vert_cliques.data() + vert_clique_begin[v],
+                                     vert_clique_begin[v + 1] - vert_clique_begin[v]);
+  };
+  std::vector<uint32_t> clique_alive(clique_members.size());
+  for (size_t c = 0; c < clique_members.size(); ++c) clique_alive[c] = static_cast<uint32_t>(clique_members[c].size());
+
+  std::vector<uint32_t> degree(n);
+  for (uint32_t v = 0; v < n; ++v) {
+    degree[v] = static_cast<uint32_t>(nb[v].size());
+    for (uint32_t c : cliques(v)) {
+      degree[v] += clique_alive[c] - 1;
+      if (clique_strong[c] && clique_alive[c] >= 2) strong[v] = 1;
+    }
+  }
+
+  // Removing v: its explicit neighbours and fellow clique members lose one
+  // link each and are re-checked.
+  std::vector<uint8_t> alive(n, 1);
+  std::vector<uint32_t> stack;
+  auto remove = [&](uint32_t v, auto&& should_go) {
+    alive[v] = 0;
+    degree[v] = 0;
+    for (uint32_t w : nb[v]) {
+      if (!alive[w]) continue;
+      --degree[w];
+      if (should_go(w)) stack.push_back(w);
+    }
+    for (uint32_t c : cliques(v)) {
+      --clique_alive[c];
+      for (uint32_t w : clique_members[c]) {
+        if (!alive[w]) continue;
+        --degree[w];
+        if (should_go(w)) stack.push_back(w);
+      }
+    }
+  };
+  auto only_neighbour = [&](uint32_t v) {
+    for (uint32_t w : nb[v])
+      if (alive[w]) return w;
+    for (uint32_t c : cliques(v))
+      for (uint32_t w : clique_members[c])
+        if (w != v && alive[w]) return w;
+    return v;
+  };
 
   // Repeatedly drop accounts held by a single ordinary edge so a bystander
   // who shares one value with a campaign member does not join it. An account
   // that shares one strong value on its own (a payment instrument nobody else
   // uses) is exempt: that is not a bystander.
-  std::vector<uint8_t> alive(n, 1);
-  std::vector<uint32_t> stack;
   auto weak = [&](uint32_t v) { return alive[v] && degree[v] < cfg_.min_core_degree && !strong[v] && degree[v] > 0; };
   for (uint32_t v = 0; v < n; ++v)
     if (weak(v)) stack.push_back(v);
@@ -266,27 +408,30 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
     stack.pop_back();
     if (!weak(v)) continue;
     // Keep an isolated pair: v's only neighbour has no other neighbour.
-    uint32_t u = nb[v][0];
-    for (uint32_t w : nb[v])
-      if (alive[w]) u = w;
-    if (degree[u] <= 1) continue;
-    alive[v] = 0;
-    for (uint32_t w : nb[v]) {
-      if (!alive[w]) continue;
-      --degree[w];
-      if (weak(w)) stack.push_back(w);
-    }
-    degree[v] = 0;
+    if (degree[only_neighbour(v)] <= 1) continue;
+    remove(v, weak);
   }
+
+  auto union_alive = [&](UnionFind& uf) {
+    for (uint32_t v = 0; v < n; ++v)
+      if (alive[v])
+        for (uint32_t w : nb[v])
+          if (w > v && alive[w]) uf.Union(v, w);
+    for (const auto& members : clique_members) {
+      uint32_t first = UINT32_MAX;
+      for (uint32_t w : members) {
+        if (!alive[w]) continue;
+        if (first == UINT32_MAX) first = w;
+        else uf.Union(first, w);
+      }
+    }
+  };
 
   // Second peel, relative to the group's size: degree >= min_core_share of
   // the group found by the first peel (strong edges still exempt).
   {
     UnionFind first(n);
-    for (uint32_t v = 0; v < n; ++v)
-      if (alive[v])
-        for (uint32_t w : nb[v])
-          if (w > v && alive[w]) first.Union(v, w);
+    union_alive(first);
     std::vector<uint32_t> group(n, 0);
     for (uint32_t v = 0; v < n; ++v)
       if (alive[v] && degree[v] > 0) ++group[first.Find(v)];
@@ -298,27 +443,12 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
     while (!stack.empty()) {
       const uint32_t v = stack.back();
       stack.pop_back();
-      if (!loose(v)) continue;
-      alive[v] = 0;
-      for (uint32_t w : nb[v]) {
-        if (!alive[w]) continue;
-        --degree[w];
-        if (loose(w)) stack.push_back(w);
-      }
-      degree[v] = 0;
+      if (loose(v)) remove(v, loose);
     }
   }
 
   UnionFind uf(n);
-  std::vector<uint32_t> edge_count(n, 0);
-  for (uint32_t v = 0; v < n; ++v) {
-    if (!alive[v]) continue;
-    for (uint32_t w : nb[v]) {
-      if (w <= v || !alive[w]) continue;
-      uf.Union(v, w);
-      ++edge_count[v];
-    }
-  }
+  union_alive(uf);
   auto kept = [&](uint32_t account) {
     auto it = local.find(account);
     return it != local.end() && alive[it->second] && degree[it->second] > 0;
@@ -338,10 +468,17 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
     comp_of[v] = comp_of_root[r];
     Component& comp = result.components[comp_of_root[r]];
     comp.members.push_back(verts[v]->account);  // ascending: verts are
-    comp.edges += edge_count[v];
+    for (uint32_t w : nb[v]) comp.edges += w > v && alive[w];
     if (verts[v]->state->n_org > 0) ++comp.org_members;
   }
-
+  for (size_t c = 0; c < clique_members.size(); ++c) {
+    if (clique_alive[c] < 2) continue;
+    for (uint32_t w : clique_members[c]) {
+      if (!alive[w]) continue;
+      result.components[comp_of[w]].edges += uint64_t(clique_alive[c]) * (clique_alive[c] - 1) / 2;
+      break;
+    }
+  }
   // Evidence: per component and kind, distinct weighted values shared by at
   // least two kept accounts, the members holding one, and their strength;
   // distinct payment instruments over all members.

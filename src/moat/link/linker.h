@@ -7,6 +7,14 @@
 // or went, a value gained holders), and groups are peeled to their dense core
 // so that one stray shared value cannot pull an unrelated account into a
 // campaign.
+//
+// A value held by many candidates (a campaign-wide template, a proxy pool's
+// subnet) is a hub: instead of one pair entry per pair of its holders, which
+// grows with holders^2 and sank the 24,000-account incident replay, its
+// holders are linked through the value itself, as a clique held implicitly.
+// Pairs still sum what they share exactly: a pair's explicit weight (small
+// values) plus the hubs both hold; a set of hubs that links on its own (one
+// shared payment card, or a template plus a subnet) becomes one clique.
 #pragma once
 
 #include <array>
@@ -40,13 +48,9 @@ struct LinkConfig {
   // Two candidates are joined when the values they share add up to this.
   // Above every weak kind alone, so one shared subnet or domain never links.
   double min_edge = 0.8;
-  // A value's strength is re-applied to its holders' pairs (a cost of
-  // holders^2 / 2) only when it moved by more than this fraction, once the
-  // value has more than exact_holders candidate holders; smaller values are
-  // always exact. Bounds the cost of a big shared value whose rarity drifts
-  // by a hair every hour.
-  uint32_t exact_holders = 32;
-  double strength_tolerance = 0.0625;
+  // A value with more candidate holders than this becomes a hub (and stays
+  // one): memory and work linear in its holders instead of quadratic.
+  uint32_t hub_holders = 64;
   // Dense core: in a group of three or more, an account must have at least
   // this many linked neighbours, or share one single value of at least
   // strong_edge strength with a neighbour (a pure payment card), to stay.
@@ -74,7 +78,7 @@ struct KindEvidence {
 struct Component {
   std::vector<uint32_t> members;  // account ids, ascending
   std::array<KindEvidence, kLinkKinds> evidence{};
-  uint32_t edges = 0;            // linked pairs inside the component
+  uint64_t edges = 0;            // linked pairs inside the component (hub cliques counted in full)
   uint32_t org_members = 0;      // members that call the API under an organisation
   uint32_t payment_values = 0;   // distinct payment instruments over all members
 };
@@ -88,8 +92,10 @@ struct LinkStats {
   uint64_t holder_removes = 0;
   uint64_t pair_updates = 0;     // pair weight changes applied
   uint64_t strength_resets = 0;  // values whose applied strength changed
-  size_t pairs = 0;              // pairs sharing at least one weighted value
-  size_t edges = 0;              // pairs at or above min_edge
+  size_t pairs = 0;              // explicit pairs sharing at least one weighted non-hub value
+  size_t edges = 0;              // explicit pairs at or above min_edge
+  size_t hubs = 0;               // values linked through themselves
+  size_t hub_memberships = 0;
 };
 
 class Linker {
@@ -104,10 +110,11 @@ class Linker {
   // Brings the indexes up to date with the current candidates (any order;
   // an account absent from the list stops being one) and returns the
   // connected components under edges of at least min_edge, peeled to their
-  // dense cores. Work is proportional to what changed since the last call
-  // (new and departed candidates, new values of candidates, values whose
-  // rarity moved) plus one linear pass over the linked edges. Deterministic:
-  // pair weights are integer sums, independent of update order.
+  // dense cores. Index work is proportional to what changed since the last
+  // call (new and departed candidates, new values of candidates, values whose
+  // rarity moved); the components pass is linear in the explicit pairs, hub
+  // memberships and linked edges. Deterministic: pair weights are integer
+  // sums, independent of update order, and adjacency is sorted.
   LinkResult Link(std::span<const Candidate> candidates);
 
   const LinkConfig& config() const { return cfg_; }
@@ -121,6 +128,7 @@ class Linker {
     uint32_t value = 0;
     uint8_t kind = 0;
     bool dirty = false;
+    bool hub = false;
   };
   struct CandState {
     std::array<uint8_t, kLinkKinds> registered{};  // leading attribute slots registered
@@ -137,6 +145,7 @@ class Linker {
   void AddHolder(uint32_t vi, uint32_t account);
   void RemoveHolder(uint32_t vi, uint32_t account);
   void SetStrength(uint32_t vi, int32_t q);
+  void ApplyToPairs(const ValueState& v, int32_t dq, int32_t ds);
   void AddToPair(uint32_t a, uint32_t b, int32_t dw, int32_t dstrong);
   void EnsureAccount(uint32_t account);
   LinkResult Components(std::span<const Candidate> candidates);
