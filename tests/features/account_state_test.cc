@@ -206,9 +206,41 @@ TEST(AccountStateTest, LateExchangeDoesNotCorruptTiming) {
 
 TEST(AccountStateTest, SizeIsBounded) {
   // The whole per-account state is one fixed-size record (16 slots for
-  // each of the 7 link kinds are about 950 bytes of it; content counters and
-  // the mined-template heavy hitters about 120).
-  EXPECT_LE(sizeof(AccountState), 1856u);
+  // each of the 8 link kinds are about 1,090 bytes of it; content counters
+  // and the mined-template heavy hitters about 120; the wake-up sketch 64).
+  EXPECT_LE(sizeof(AccountState), 2072u);
+}
+
+// Wake-ups (first request, then any after 30 minutes of silence) feed a
+// bounded sketch; identical schedules give identical sketches, and steady
+// traffic without pauses adds nothing.
+TEST(AccountStateTest, WakeupsAreSketchedOnlyAfterPauses) {
+  KeyExtractor ke;
+  ExchangeKeys keys;
+  AccountState a, b, steady;
+  const EventTime t0 = 1'770'000'000LL * kMicrosPerSecond;
+  for (int day = 0; day < 3; ++day) {
+    for (int session = 0; session < 4; ++session) {
+      const EventTime start = t0 + day * kMicrosPerDay + session * 5 * kMicrosPerHour;
+      for (int i = 0; i < 5; ++i) {
+        Exchange x = Make(start + i * 60 * kMicrosPerSecond, 0, "hi");
+        ke.Extract(x, keys);
+        a.Update(x, keys, StateConfig{});
+        // b runs on the same scheduler, a few seconds later.
+        x.ts += 7 * kMicrosPerSecond;
+        b.Update(x, keys, StateConfig{});
+      }
+    }
+  }
+  for (int i = 0; i < 3 * 24 * 60; ++i) {
+    Exchange x = Make(t0 + i * 60 * kMicrosPerSecond, 0, "hi");
+    ke.Extract(x, keys);
+    steady.Update(x, keys, StateConfig{});
+  }
+  EXPECT_EQ(a.n_wakeups, 12u);
+  EXPECT_TRUE(a.wakeups_changed);
+  EXPECT_EQ(a.wakeups, b.wakeups);
+  EXPECT_EQ(steady.n_wakeups, 1u);
 }
 
 }  // namespace

@@ -254,6 +254,39 @@ TEST(LinkerTest, HubValuesLinkWithoutPairs) {
   EXPECT_EQ(l.stats().pairs, 1u);
 }
 
+// Replaced kinds (lockstep slots): when an account's slots are swapped and
+// its epoch bumped, its old values stop linking it.
+TEST(LinkerTest, ReplacedLockstepValuesAreReRegistered) {
+  Linker l{LinkConfig{}};
+  std::vector<AccountState> st(3);
+  auto set_lockstep = [&](AccountState& a, uint32_t first) {
+    auto& slots = a.attrs[K(LinkKind::kLockstep)];
+    for (int i = 0; i < slots.size; ++i) l.UncountAccount(LinkKind::kLockstep, slots.ids[i]);
+    slots = {};
+    for (uint32_t v = first; v < first + 16; ++v) {
+      slots.Add(v);
+      l.CountAccount(LinkKind::kLockstep, v);
+    }
+    ++a.lockstep_epoch;
+  };
+  // All three wake up together and share a sign-up domain: 0.6 + 0.5 links.
+  for (auto& a : st) {
+    set_lockstep(a, 100);
+    Give(l, a, LinkKind::kEmailDomain, 9);
+  }
+  std::vector<Candidate> c = {{0, &st[0]}, {1, &st[1]}, {2, &st[2]}};
+  LinkResult r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_EQ(r.components[0].members.size(), 3u);
+  EXPECT_EQ(r.components[0].evidence[K(LinkKind::kLockstep)].values, 16u);
+  // Account 2's schedule drifts apart: its new slots share nothing.
+  set_lockstep(st[2], 500);
+  r = l.Link(c);
+  ASSERT_EQ(r.components.size(), 1u);
+  EXPECT_EQ(r.components[0].members, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(l.AccountsWith(LinkKind::kLockstep, 100), 2u);
+}
+
 TEST(LinkerTest, EvidenceCarriesStrength) {
   Linker l{LinkConfig{}};
   std::vector<AccountState> st(3);

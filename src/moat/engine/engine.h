@@ -18,6 +18,7 @@
 #include "moat/link/linker.h"
 #include "moat/score/detector_config.h"
 #include "moat/score/scorer.h"
+#include "moat/text/minhash.h"
 
 namespace moat::engine {
 
@@ -108,6 +109,7 @@ class Engine : public ExchangeSink {
   void AppendAccountJson(uint32_t a, const std::vector<int32_t>& rank, std::string& out) const;
   void ScoreAccount(uint32_t a, EventTime t);
   void Relink(EventTime t);
+  void RefreshLockstep();
   score::CampaignContext Context(uint32_t a) const;
   std::vector<int32_t> CampaignOrder() const;  // component index -> output rank, -1 none
 
@@ -119,6 +121,8 @@ class Engine : public ExchangeSink {
   std::vector<features::AccountState> states_;
   std::vector<Runtime> runtime_;
   std::vector<uint32_t> touched_;
+  std::vector<uint32_t> lockstep_dirty_;  // accounts whose wake-up sketch changed since the last link run
+  text::MinHasher wakeup_hasher_;
   std::vector<link::Component> components_;
   std::vector<uint32_t> component_key_;  // stable campaign key: 1 + smallest member id
   std::vector<double> component_mean_;

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include "moat/core/time.h"
+#include "moat/text/minhash.h"
 #include "moat/text/normalize.h"
 
 namespace moat::features {
@@ -36,7 +37,7 @@ uint64_t Hash(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s
 
 // Distinct seeds per kind so equal strings of different kinds never collide
 // into one id space by accident (ids are per kind anyway).
-constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16, 17};
+constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16, 17, 18};
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -56,6 +57,7 @@ const char* LinkKindName(LinkKind k) {
     case LinkKind::kTlsFingerprint: return "tls_fingerprint";
     case LinkKind::kSystemPrompt: return "system_prompt";
     case LinkKind::kTemplate: return "template";
+    case LinkKind::kLockstep: return "lockstep_activity";
   }
   return "?";
 }
@@ -153,6 +155,12 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
                               uint64_t* new_template) {
   if (new_template != nullptr) *new_template = 0;
   const EventTime ts = x.ts;
+  if (exchanges == 0 || ts - last_ts >= cfg.wakeup_gap) {
+    const int64_t bucket = FloorDiv(ts, cfg.wakeup_bucket);
+    const uint64_t h = XXH3_64bits_withSeed(&bucket, sizeof bucket, kSeeds[static_cast<int>(LinkKind::kLockstep)]);
+    wakeups_changed |= text::MinHasher::AddHashed(h, wakeups);
+    ++n_wakeups;
+  }
   if (exchanges == 0) {
     first_ts = last_ts = ts;
   } else if (ts >= last_ts) {

@@ -31,8 +31,14 @@ enum class LinkKind : uint8_t {
   // registered once the account has used it kTemplateRepeat times, so one-off
   // prompts never enter the cross-account index.
   kTemplate,
+  // Lockstep activity: LSH band keys of a MinHash of the times the account
+  // wakes up after a pause. Accounts driven by one scheduler start together;
+  // replaced (not appended) as the sketch changes, see AccountState::wakeups.
+  kLockstep,
 };
-inline constexpr int kLinkKinds = 7;
+inline constexpr int kLinkKinds = 8;
+// Kinds whose values an account replaces over time (the others only append).
+constexpr bool IsReplaced(LinkKind k) { return k == LinkKind::kLockstep; }
 inline constexpr uint32_t kNoValue = UINT32_MAX;
 const char* LinkKindName(LinkKind k);
 
@@ -67,6 +73,13 @@ struct StateConfig {
   // the same prompts. Content shares are estimates over that sample.
   uint32_t content_first = 24;
   uint32_t content_sample_every = 32;
+  // Lockstep: a request after at least wakeup_gap of silence (or the first
+  // one) is a wake-up, counted in wakeup_bucket-wide time buckets.
+  EventTime wakeup_gap = 30LL * 60 * 1'000'000;
+  EventTime wakeup_bucket = 30LL * 60 * 1'000'000;
+  // Wake-ups an account needs before its schedule is offered for linking:
+  // two accounts that each woke up once at the same time prove nothing.
+  uint32_t lockstep_min_wakeups = 4;
 };
 
 // What one exchange contributes, hashed and interned once before the
@@ -97,6 +110,8 @@ class KeyExtractor {
   uint32_t InternTemplate(uint64_t signature) {
     return link_[static_cast<int>(LinkKind::kTemplate)].Intern(signature);
   }
+  // Dense id of a lockstep band key (see LinkKind::kLockstep).
+  uint32_t InternLockstep(uint64_t band_key) { return link_[static_cast<int>(LinkKind::kLockstep)].Intern(band_key); }
   const text::TemplateMiner& miner() const { return miner_; }
 
  private:
@@ -108,6 +123,13 @@ class KeyExtractor {
   std::array<HashIndex, kLinkKinds> link_;
   HashIndex user_agents_;
 };
+
+template <size_t K>
+constexpr std::array<uint32_t, K> EmptySketch() {
+  std::array<uint32_t, K> a{};
+  a.fill(UINT32_MAX);  // text::kMinHashEmpty
+  return a;
+}
 
 struct AccountState {
   // 16 values per kind: an operator's accounts also send the organic
@@ -172,6 +194,15 @@ struct AccountState {
   CappedSet<8> client_pairs;  // (user agent, tls) pair hashes
 
   std::array<AttrSlots<kAttrSlots>, kLinkKinds> attrs;
+
+  // Raw one-permutation MinHash of the wake-up buckets (see StateConfig):
+  // bounded, mergeable; its LSH band keys become the kLockstep attribute
+  // values when the engine re-links.
+  static constexpr size_t kWakeupSlots = 16;
+  std::array<uint32_t, kWakeupSlots> wakeups = EmptySketch<kWakeupSlots>();
+  uint32_t n_wakeups = 0;
+  uint16_t lockstep_epoch = 0;  // bumped each time the kLockstep slots are replaced
+  bool wakeups_changed = false;  // since the band keys were last derived
 
   // Applies one exchange. Returns a bit mask (1 << LinkKind) of attribute
   // values that are new for this account, so that the cross-account index

@@ -48,14 +48,27 @@ void EraseValue(std::vector<uint32_t>& v, uint32_t x) {
 Linker::Linker(LinkConfig cfg)
     : cfg_(cfg),
       min_edge_q_(ToFixed(cfg.min_edge)),
-      strong_q_(ToFixed(cfg.strong_edge)),
-      floor_q_(ToFixed(0.05 * cfg.min_edge)) {}
+      strong_q_(ToFixed(cfg.strong_edge)) {
+  // A value counts once its candidate holders are more than a few percent
+  // of its users (5% of min_edge for a full-strength kind), or a quarter for
+  // the weak per-slot kinds whose strength is a fraction of one signal.
+  for (int k = 0; k < kLinkKinds; ++k)
+    floor_q_[k] = ToFixed(std::min(0.05 * cfg.min_edge, 0.25 * cfg.kind_weight[k]));
+}
 
 void Linker::CountAccount(LinkKind kind, uint32_t value) {
   auto& v = accounts_per_value_[static_cast<int>(kind)];
   if (value >= v.size()) v.resize(std::max<size_t>(value + 1, v.size() * 2), 0);
   ++v[value];
   // Its rarity moved: re-weigh it at the next link run if candidates hold it.
+  if (auto it = value_index_.find(GroupKey(static_cast<int>(kind), value)); it != value_index_.end())
+    if (!values_[it->second].holders.empty()) MarkDirty(it->second);
+}
+
+void Linker::UncountAccount(LinkKind kind, uint32_t value) {
+  auto& v = accounts_per_value_[static_cast<int>(kind)];
+  MOAT_CHECK(value < v.size() && v[value] > 0);
+  --v[value];
   if (auto it = value_index_.find(GroupKey(static_cast<int>(kind), value)); it != value_index_.end())
     if (!values_[it->second].holders.empty()) MarkDirty(it->second);
 }
@@ -101,7 +114,7 @@ int32_t Linker::TargetStrength(const ValueState& v, uint32_t value) const {
   if (in_cand == 0) return 0;
   const uint32_t all = std::max(AccountsWith(static_cast<LinkKind>(v.kind), value), in_cand);
   const int32_t q = ToFixed(cfg_.kind_weight[v.kind] * double(in_cand) / double(all));
-  return q <= floor_q_ ? 0 : q;
+  return q <= floor_q_[v.kind] ? 0 : q;
 }
 
 void Linker::EnsureAccount(uint32_t account) {
@@ -206,6 +219,19 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) {
   // ever append, so the registered prefix is all that was seen).
   for (const Candidate& c : now) {
     CandState& cs = cands_[c.account];
+    // Replaced kinds: when the account's slots were replaced since they were
+    // registered, the old values come out and the current ones go in.
+    if (cs.lockstep_epoch != c.state->lockstep_epoch) {
+      cs.lockstep_epoch = c.state->lockstep_epoch;
+      size_t keep = 0;
+      for (uint32_t vi : cs.values) {
+        if (features::IsReplaced(static_cast<LinkKind>(values_[vi].kind))) RemoveHolder(vi, c.account);
+        else cs.values[keep++] = vi;
+      }
+      cs.values.resize(keep);
+      for (int k = 0; k < kLinkKinds; ++k)
+        if (features::IsReplaced(static_cast<LinkKind>(k))) cs.registered[k] = 0;
+    }
     for (int k = 0; k < kLinkKinds; ++k) {
       const auto& slots = c.state->attrs[k];
       for (int i = cs.registered[k]; i < slots.size; ++i) {
@@ -357,34 +383,48 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
   std::vector<uint32_t> clique_alive(clique_members.size());
   for (size_t c = 0; c < clique_members.size(); ++c) clique_alive[c] = static_cast<uint32_t>(clique_members[c].size());
 
+  // Degree: distinct linked neighbours, as the peel rules mean it. A
+  // neighbour met through several cliques and an explicit edge counts once.
+  // Exact where counting is cheap; an account whose cliques hold thousands
+  // gets the sum over its cliques, an upper bound far above any peel line.
+  constexpr size_t kExactDegreeWork = 4096;
   std::vector<uint32_t> degree(n);
+  std::vector<uint32_t> stamp(n, UINT32_MAX);
   for (uint32_t v = 0; v < n; ++v) {
-    degree[v] = static_cast<uint32_t>(nb[v].size());
+    size_t work = nb[v].size();
     for (uint32_t c : cliques(v)) {
-      degree[v] += clique_alive[c] - 1;
+      work += clique_members[c].size();
       if (clique_strong[c] && clique_alive[c] >= 2) strong[v] = 1;
     }
+    if (work > kExactDegreeWork) {
+      degree[v] = static_cast<uint32_t>(nb[v].size());
+      for (uint32_t c : cliques(v)) degree[v] += clique_alive[c] - 1;
+      continue;
+    }
+    stamp[v] = v;
+    for (uint32_t w : nb[v]) degree[v] += stamp[w] != v ? (stamp[w] = v, 1u) : 0u;
+    for (uint32_t c : cliques(v))
+      for (uint32_t w : clique_members[c]) degree[v] += stamp[w] != v ? (stamp[w] = v, 1u) : 0u;
   }
 
-  // Removing v: its explicit neighbours and fellow clique members lose one
-  // link each and are re-checked.
+  // Removing v: each of its distinct neighbours loses one link and is
+  // re-checked.
   std::vector<uint8_t> alive(n, 1);
   std::vector<uint32_t> stack;
+  std::fill(stamp.begin(), stamp.end(), UINT32_MAX);
   auto remove = [&](uint32_t v, auto&& should_go) {
     alive[v] = 0;
     degree[v] = 0;
-    for (uint32_t w : nb[v]) {
-      if (!alive[w]) continue;
+    auto lose = [&](uint32_t w) {
+      if (!alive[w] || stamp[w] == v) return;
+      stamp[w] = v;
       --degree[w];
       if (should_go(w)) stack.push_back(w);
-    }
+    };
+    for (uint32_t w : nb[v]) lose(w);
     for (uint32_t c : cliques(v)) {
       --clique_alive[c];
-      for (uint32_t w : clique_members[c]) {
-        if (!alive[w]) continue;
-        --degree[w];
-        if (should_go(w)) stack.push_back(w);
-      }
+      for (uint32_t w : clique_members[c]) lose(w);
     }
   };
   auto only_neighbour = [&](uint32_t v) {

@@ -44,6 +44,9 @@ struct LinkConfig {
       0.15,  // tls_fingerprint
       0.6,   // system_prompt
       0.45,  // template (a repeated prompt opening or ending)
+      // lockstep: one of 16 MinHash slots of the wake-up times shared, so
+      // identical schedules sum to 0.6 and a pair adds about 0.6 x Jaccard
+      0.0375,
   };
   // Two candidates are joined when the values they share add up to this.
   // Above every weak kind alone, so one shared subnet or domain never links.
@@ -105,6 +108,8 @@ class Linker {
   // Counts one more account that uses `value` (called when the value first
   // enters an account's state). Over ALL accounts, so rarity is known.
   void CountAccount(LinkKind kind, uint32_t value);
+  // The reverse, when an account replaces a value (IsReplaced kinds).
+  void UncountAccount(LinkKind kind, uint32_t value);
   uint32_t AccountsWith(LinkKind kind, uint32_t value) const;
 
   // Brings the indexes up to date with the current candidates (any order;
@@ -133,6 +138,7 @@ class Linker {
   struct CandState {
     std::array<uint8_t, kLinkKinds> registered{};  // leading attribute slots registered
     std::vector<uint32_t> values;                   // value indexes registered
+    uint16_t lockstep_epoch = 0;                    // of the replaced kinds' slots registered
   };
   struct PairSum {
     int32_t w = 0;       // sum of shared values' strengths
@@ -153,7 +159,8 @@ class Linker {
   LinkConfig cfg_;
   int32_t min_edge_q_;
   int32_t strong_q_;
-  int32_t floor_q_;  // strengths at or below this are too common to matter
+  // Per kind: strengths at or below this are too common to matter.
+  std::array<int32_t, kLinkKinds> floor_q_;
   std::array<std::vector<uint32_t>, kLinkKinds> accounts_per_value_;
   boost::unordered_flat_map<uint64_t, uint32_t> value_index_;  // (kind, value) -> values_
   std::vector<ValueState> values_;

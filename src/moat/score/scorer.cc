@@ -71,6 +71,7 @@ std::string KindCount(uint32_t n, features::LinkKind k) {
     case features::LinkKind::kTlsFingerprint: one = "shared TLS fingerprint"; break;
     case features::LinkKind::kSystemPrompt: one = "shared system prompt"; break;
     case features::LinkKind::kTemplate: one = "shared prompt template"; break;
+    case features::LinkKind::kLockstep: one = "shared lockstep wake-up time"; break;
   }
   return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
 }

@@ -65,12 +65,15 @@ class MinHasher {
   void AddElement(uint64_t element, std::span<uint32_t> sketch) const {
     AddHashed(XXH3_64bits_withSeed(&element, sizeof element, options_.seed), sketch);
   }
-  // Adds one element whose hash is already keyed and uniform (a shingle hash).
-  static void AddHashed(uint64_t h, std::span<uint32_t> sketch) {
+  // Adds one element whose hash is already keyed and uniform (a shingle
+  // hash). True when the sketch changed.
+  static bool AddHashed(uint64_t h, std::span<uint32_t> sketch) {
     const uint32_t bin = static_cast<uint32_t>(((h >> 32) * sketch.size()) >> 32);
     uint32_t v = static_cast<uint32_t>(h);
     if (v == kMinHashEmpty) v = kMinHashEmpty - 1;
-    if (v < sketch[bin]) sketch[bin] = v;
+    if (v >= sketch[bin]) return false;
+    sketch[bin] = v;
+    return true;
   }
 
   // Fills `dense` (same K) from a raw sketch: each empty bin copies the bin a
