@@ -267,7 +267,7 @@ TEST(LinkerTest, ReplacedLockstepValuesAreReRegistered) {
       slots.Add(v);
       l.CountAccount(LinkKind::kLockstep, v);
     }
-    ++a.lockstep_epoch;
+    ++a.replaced_epoch;
   };
   // All three wake up together and share a sign-up domain: 0.6 + 0.5 links.
   for (auto& a : st) {

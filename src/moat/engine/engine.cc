@@ -31,6 +31,7 @@ const char* SignalNoun(features::LinkKind k) {
     case features::LinkKind::kSystemPrompt: return "system prompt";
     case features::LinkKind::kTemplate: return "prompt template";
     case features::LinkKind::kLockstep: return "lockstep wake-up time";
+    case features::LinkKind::kPromptSet: return "near-duplicate prompt";
   }
   return "attribute";
 }
@@ -78,9 +79,9 @@ void Engine::Apply(const Exchange& x) {
   features::AccountState& st = states_[a];
   keys_.Extract(x, scratch_, features::KeyExtractor::SampleContent(x, st.n_prompts, cfg_.state));
   uint64_t new_template = 0;
-  const bool wakeups_were_changed = st.wakeups_changed;
+  const bool sketches_were_changed = st.sketches_changed;
   const uint32_t fresh = st.Update(x, scratch_, cfg_.state, &new_template);
-  if (st.wakeups_changed && !wakeups_were_changed) [[unlikely]] lockstep_dirty_.push_back(a);
+  if (st.sketches_changed && !sketches_were_changed) [[unlikely]] sketch_dirty_.push_back(a);
   if (fresh != 0) [[unlikely]] {
     for (int k = 0; k < features::kLinkKinds; ++k)
       if (fresh & (1u << k)) linker_.CountAccount(static_cast<features::LinkKind>(k), scratch_.link[k]);
@@ -171,38 +172,41 @@ void Engine::Publish(EventTime t) {
   if (!updates.empty()) listener_(updates);
 }
 
-// Derives the lockstep values (one per MinHash slot of the wake-up sketch) of
-// accounts whose sketch changed, and swaps them in the linker's counts.
-void Engine::RefreshLockstep() {
-  constexpr int kKind = static_cast<int>(features::LinkKind::kLockstep);
-  constexpr size_t kSlots = features::AccountState::kWakeupSlots;
+// Derives the values of the replaced kinds (one per MinHash slot of the
+// wake-up and prompt sketches) of accounts whose sketches changed, and swaps
+// them in the linker's counts.
+void Engine::RefreshSketchValues() {
+  constexpr size_t kSlots = features::AccountState::kSketchSlots;
   std::array<uint64_t, kSlots> keys;
   std::array<uint32_t, kSlots> ids;
-  for (uint32_t a : lockstep_dirty_) {
-    features::AccountState& st = states_[a];
-    st.wakeups_changed = false;
-    if (st.n_wakeups < cfg_.state.lockstep_min_wakeups) continue;
-    const size_t n = wakeup_hasher_.BandKeys(st.wakeups, text::LshBands{kSlots, 1}, keys);
-    for (size_t i = 0; i < n; ++i) ids[i] = keys_.InternLockstep(keys[i]);
+  auto refresh = [&](features::AccountState& st, features::LinkKind kind, std::span<const uint32_t> sketch) {
+    const size_t n = sketch_hasher_.BandKeys(sketch, text::LshBands{kSlots, 1}, keys);
+    for (size_t i = 0; i < n; ++i) ids[i] = keys_.InternSlotKey(kind, keys[i]);
     std::sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n));
-    const size_t n_unique = static_cast<size_t>(std::unique(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n)) - ids.begin());
-    auto& slots = st.attrs[kKind];
-    if (slots.size == n_unique && std::equal(ids.begin(), ids.begin() + slots.size, slots.ids.begin())) continue;
-    for (int i = 0; i < slots.size; ++i) linker_.UncountAccount(features::LinkKind::kLockstep, slots.ids[i]);
+    const auto unique = static_cast<size_t>(std::unique(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n)) - ids.begin());
+    auto& slots = st.attrs[static_cast<int>(kind)];
+    if (slots.size == unique && std::equal(ids.begin(), ids.begin() + slots.size, slots.ids.begin())) return;
+    for (int i = 0; i < slots.size; ++i) linker_.UncountAccount(kind, slots.ids[i]);
     slots = {};
-    for (size_t i = 0; i < n_unique; ++i) {
+    for (size_t i = 0; i < unique; ++i) {
       slots.Add(ids[i]);
-      linker_.CountAccount(features::LinkKind::kLockstep, ids[i]);
+      linker_.CountAccount(kind, ids[i]);
     }
-    ++st.lockstep_epoch;
+    ++st.replaced_epoch;
+  };
+  for (uint32_t a : sketch_dirty_) {
+    features::AccountState& st = states_[a];
+    st.sketches_changed = false;
+    if (st.n_wakeups >= cfg_.state.lockstep_min_wakeups) refresh(st, features::LinkKind::kLockstep, st.wakeups);
+    if (st.n_prompts >= cfg_.state.prompt_set_min_prompts) refresh(st, features::LinkKind::kPromptSet, st.prompt_set);
   }
-  lockstep_dirty_.clear();
+  sketch_dirty_.clear();
 }
 
 void Engine::Relink(EventTime t) {
   ++stats_.link_runs;
   dirty_link_ = false;
-  RefreshLockstep();
+  RefreshSketchValues();
   std::vector<link::Candidate> cands;
   for (uint32_t a = 0; a < states_.size(); ++a)
     if (runtime_[a].result.raw_score >= cfg_.link_threshold) cands.push_back({a, &states_[a]});

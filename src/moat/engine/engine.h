@@ -109,7 +109,7 @@ class Engine : public ExchangeSink {
   void AppendAccountJson(uint32_t a, const std::vector<int32_t>& rank, std::string& out) const;
   void ScoreAccount(uint32_t a, EventTime t);
   void Relink(EventTime t);
-  void RefreshLockstep();
+  void RefreshSketchValues();
   score::CampaignContext Context(uint32_t a) const;
   std::vector<int32_t> CampaignOrder() const;  // component index -> output rank, -1 none
 
@@ -121,8 +121,8 @@ class Engine : public ExchangeSink {
   std::vector<features::AccountState> states_;
   std::vector<Runtime> runtime_;
   std::vector<uint32_t> touched_;
-  std::vector<uint32_t> lockstep_dirty_;  // accounts whose wake-up sketch changed since the last link run
-  text::MinHasher wakeup_hasher_;
+  std::vector<uint32_t> sketch_dirty_;  // accounts whose wake-up or prompt sketch changed since the last link run
+  text::MinHasher sketch_hasher_;
   std::vector<link::Component> components_;
   std::vector<uint32_t> component_key_;  // stable campaign key: 1 + smallest member id
   std::vector<double> component_mean_;

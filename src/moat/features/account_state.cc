@@ -37,7 +37,7 @@ uint64_t Hash(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s
 
 // Distinct seeds per kind so equal strings of different kinds never collide
 // into one id space by accident (ids are per kind anyway).
-constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16, 17, 18};
+constexpr std::array<uint64_t, kLinkKinds> kSeeds = {11, 12, 13, 14, 15, 16, 17, 18, 19};
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -58,6 +58,7 @@ const char* LinkKindName(LinkKind k) {
     case LinkKind::kSystemPrompt: return "system_prompt";
     case LinkKind::kTemplate: return "template";
     case LinkKind::kLockstep: return "lockstep_activity";
+    case LinkKind::kPromptSet: return "prompt_set";
   }
   return "?";
 }
@@ -158,7 +159,7 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
   if (exchanges == 0 || ts - last_ts >= cfg.wakeup_gap) {
     const int64_t bucket = FloorDiv(ts, cfg.wakeup_bucket);
     const uint64_t h = XXH3_64bits_withSeed(&bucket, sizeof bucket, kSeeds[static_cast<int>(LinkKind::kLockstep)]);
-    wakeups_changed |= text::MinHasher::AddHashed(h, wakeups);
+    sketches_changed |= text::MinHasher::AddHashed(h, wakeups);
     ++n_wakeups;
   }
   if (exchanges == 0) {
@@ -232,6 +233,9 @@ uint32_t AccountState::Update(const Exchange& x, const ExchangeKeys& keys, const
     // offered as a template on the exact repeat count, at most once each.
     const uint32_t pc = prefixes.Add(keys.prompt.prefix_hash);
     const uint32_t sc = suffixes.Add(keys.prompt.suffix_hash);
+    const uint64_t prompt_key = keys.prompt.prefix_hash ^ std::rotl(keys.prompt.suffix_hash, 29);
+    sketches_changed |= text::MinHasher::AddHashed(
+        XXH3_64bits_withSeed(&prompt_key, sizeof prompt_key, kSeeds[static_cast<int>(LinkKind::kPromptSet)]), prompt_set);
     if (new_template != nullptr) {
       // Prefix and suffix signatures live in one value space (seeded apart).
       if (pc == cfg.template_repeat) *new_template = keys.prompt.prefix_hash;

@@ -35,10 +35,14 @@ enum class LinkKind : uint8_t {
   // wakes up after a pause. Accounts driven by one scheduler start together;
   // replaced (not appended) as the sketch changes, see AccountState::wakeups.
   kLockstep,
+  // Near-duplicate prompt sets: the same for a MinHash of the account's
+  // prompts (by their opening and closing), so accounts replaying the same
+  // prompts (several answers per prompt, re-runs after a ban) share values.
+  kPromptSet,
 };
-inline constexpr int kLinkKinds = 8;
+inline constexpr int kLinkKinds = 9;
 // Kinds whose values an account replaces over time (the others only append).
-constexpr bool IsReplaced(LinkKind k) { return k == LinkKind::kLockstep; }
+constexpr bool IsReplaced(LinkKind k) { return k == LinkKind::kLockstep || k == LinkKind::kPromptSet; }
 inline constexpr uint32_t kNoValue = UINT32_MAX;
 const char* LinkKindName(LinkKind k);
 
@@ -80,6 +84,8 @@ struct StateConfig {
   // Wake-ups an account needs before its schedule is offered for linking:
   // two accounts that each woke up once at the same time prove nothing.
   uint32_t lockstep_min_wakeups = 4;
+  // Prompts an account needs before its prompt set is offered for linking.
+  uint32_t prompt_set_min_prompts = 16;
 };
 
 // What one exchange contributes, hashed and interned once before the
@@ -110,8 +116,8 @@ class KeyExtractor {
   uint32_t InternTemplate(uint64_t signature) {
     return link_[static_cast<int>(LinkKind::kTemplate)].Intern(signature);
   }
-  // Dense id of a lockstep band key (see LinkKind::kLockstep).
-  uint32_t InternLockstep(uint64_t band_key) { return link_[static_cast<int>(LinkKind::kLockstep)].Intern(band_key); }
+  // Dense id of a sketch slot key of a replaced kind (kLockstep, kPromptSet).
+  uint32_t InternSlotKey(LinkKind kind, uint64_t key) { return link_[static_cast<int>(kind)].Intern(key); }
   const text::TemplateMiner& miner() const { return miner_; }
 
  private:
@@ -195,14 +201,15 @@ struct AccountState {
 
   std::array<AttrSlots<kAttrSlots>, kLinkKinds> attrs;
 
-  // Raw one-permutation MinHash of the wake-up buckets (see StateConfig):
-  // bounded, mergeable; its LSH band keys become the kLockstep attribute
-  // values when the engine re-links.
-  static constexpr size_t kWakeupSlots = 16;
-  std::array<uint32_t, kWakeupSlots> wakeups = EmptySketch<kWakeupSlots>();
+  // Raw one-permutation MinHashes of the wake-up buckets (see StateConfig)
+  // and of the prompts: bounded, mergeable; their slot keys become the
+  // kLockstep and kPromptSet attribute values when the engine re-links.
+  static constexpr size_t kSketchSlots = 16;
+  std::array<uint32_t, kSketchSlots> wakeups = EmptySketch<kSketchSlots>();
+  std::array<uint32_t, kSketchSlots> prompt_set = EmptySketch<kSketchSlots>();
   uint32_t n_wakeups = 0;
-  uint16_t lockstep_epoch = 0;  // bumped each time the kLockstep slots are replaced
-  bool wakeups_changed = false;  // since the band keys were last derived
+  uint16_t replaced_epoch = 0;   // bumped each time a replaced kind's slots are replaced
+  bool sketches_changed = false;  // since the slot keys were last derived
 
   // Applies one exchange. Returns a bit mask (1 << LinkKind) of attribute
   // values that are new for this account, so that the cross-account index

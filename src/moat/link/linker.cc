@@ -221,8 +221,8 @@ LinkResult Linker::Link(std::span<const Candidate> candidates) {
     CandState& cs = cands_[c.account];
     // Replaced kinds: when the account's slots were replaced since they were
     // registered, the old values come out and the current ones go in.
-    if (cs.lockstep_epoch != c.state->lockstep_epoch) {
-      cs.lockstep_epoch = c.state->lockstep_epoch;
+    if (cs.replaced_epoch != c.state->replaced_epoch) {
+      cs.replaced_epoch = c.state->replaced_epoch;
       size_t keep = 0;
       for (uint32_t vi : cs.values) {
         if (features::IsReplaced(static_cast<LinkKind>(values_[vi].kind))) RemoveHolder(vi, c.account);

@@ -47,6 +47,8 @@ struct LinkConfig {
       // lockstep: one of 16 MinHash slots of the wake-up times shared, so
       // identical schedules sum to 0.6 and a pair adds about 0.6 x Jaccard
       0.0375,
+      // prompt_set: the same over the prompts sent
+      0.0375,
   };
   // Two candidates are joined when the values they share add up to this.
   // Above every weak kind alone, so one shared subnet or domain never links.
@@ -138,7 +140,7 @@ class Linker {
   struct CandState {
     std::array<uint8_t, kLinkKinds> registered{};  // leading attribute slots registered
     std::vector<uint32_t> values;                   // value indexes registered
-    uint16_t lockstep_epoch = 0;                    // of the replaced kinds' slots registered
+    uint16_t replaced_epoch = 0;                    // of the replaced kinds' slots registered
   };
   struct PairSum {
     int32_t w = 0;       // sum of shared values' strengths

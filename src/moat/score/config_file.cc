@@ -44,7 +44,7 @@ std::vector<Setting> Settings(DetectorConfig& c) {
       // link
       {"link", "link_threshold", &c.link_threshold, "raw score (raising signals, before mitigations) an account needs to be offered to the linker"},
       {"link", "kind_weight", &c.link.kind_weight,
-       "strength of one shared value per kind [payment, email_domain, org, subnet, tls_fingerprint, system_prompt, template, lockstep_activity (per MinHash slot of 16)], scaled by the share of its holders that are candidates"},
+       "strength of one shared value per kind [payment, email_domain, org, subnet, tls_fingerprint, system_prompt, template, lockstep_activity and prompt_set (per MinHash slot of 16)], scaled by the share of its holders that are candidates"},
       {"link", "min_edge", &c.link.min_edge, "two accounts link when the strengths of the values they share add up to this"},
       {"link", "hub_holders", &c.link.hub_holders, "a value with more candidate holders than this links its holders through itself (a hub) instead of pair by pair"},
       {"link", "min_core_degree", &c.link.min_core_degree, "in groups of 3+, an account needs this many linked neighbours (dense core) ..."},

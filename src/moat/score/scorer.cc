@@ -72,6 +72,7 @@ std::string KindCount(uint32_t n, features::LinkKind k) {
     case features::LinkKind::kSystemPrompt: one = "shared system prompt"; break;
     case features::LinkKind::kTemplate: one = "shared prompt template"; break;
     case features::LinkKind::kLockstep: one = "shared lockstep wake-up time"; break;
+    case features::LinkKind::kPromptSet: one = "shared near-duplicate prompt"; break;
   }
   return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
 }
