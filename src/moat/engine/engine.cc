@@ -198,7 +198,10 @@ void Engine::RefreshSketchValues() {
     features::AccountState& st = states_[a];
     st.sketches_changed = false;
     if (st.n_wakeups >= cfg_.state.lockstep_min_wakeups) refresh(st, features::LinkKind::kLockstep, st.wakeups);
-    if (st.n_prompts >= cfg_.state.prompt_set_min_prompts) refresh(st, features::LinkKind::kPromptSet, st.prompt_set);
+    const auto distinct = static_cast<uint32_t>(
+        std::count_if(st.prompt_set.begin(), st.prompt_set.end(), [](uint32_t v) { return v != text::kMinHashEmpty; }));
+    if (st.n_prompts >= cfg_.state.prompt_set_min_prompts && distinct >= cfg_.state.prompt_set_min_distinct)
+      refresh(st, features::LinkKind::kPromptSet, st.prompt_set);
   }
   sketch_dirty_.clear();
 }

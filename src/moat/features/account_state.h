@@ -84,8 +84,11 @@ struct StateConfig {
   // Wake-ups an account needs before its schedule is offered for linking:
   // two accounts that each woke up once at the same time prove nothing.
   uint32_t lockstep_min_wakeups = 4;
-  // Prompts an account needs before its prompt set is offered for linking.
+  // Prompts an account needs before its prompt set is offered for linking,
+  // and distinct ones (non-empty sketch slots): one template with only its
+  // numbers changing is one near-duplicate, already the template kind's job.
   uint32_t prompt_set_min_prompts = 16;
+  uint32_t prompt_set_min_distinct = 4;
 };
 
 // What one exchange contributes, hashed and interned once before the

@@ -168,7 +168,9 @@ void Linker::AddHolder(uint32_t vi, uint32_t account) {
     if (v.q != 0) ApplyToPairs(v, -v.q, v.q >= strong_q_ ? -1 : 0);
     v.hub = true;
     ++stats_.hubs;
+    for (uint32_t h : v.holders) ++cands_.at(h).hubs;
   }
+  if (v.hub) ++cands_.at(account).hubs;
   if (!v.hub && v.q != 0) {
     const int32_t s = v.q >= strong_q_ ? 1 : 0;
     for (uint32_t b : v.holders) AddToPair(account, b, v.q, s);
@@ -182,6 +184,7 @@ void Linker::RemoveHolder(uint32_t vi, uint32_t account) {
   ValueState& v = values_[vi];
   // Keep registration order (it orders adjacency, hence determinism).
   v.holders.erase(std::find(v.holders.begin(), v.holders.end(), account));
+  if (v.hub) --cands_.at(account).hubs;
   if (!v.hub && v.q != 0) {
     const int32_t s = v.q >= strong_q_ ? 1 : 0;
     for (uint32_t b : v.holders) AddToPair(account, b, -v.q, -s);
@@ -269,8 +272,9 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
   std::vector<uint32_t> hub_list;
   for (const Candidate& c : now) {
     const size_t before = hub_list.size();
-    for (uint32_t vi : cands_.at(c.account).values)
-      if (values_[vi].hub && values_[vi].q > 0) hub_list.push_back(vi);
+    if (const CandState& cs = cands_.at(c.account); cs.hubs > 0)
+      for (uint32_t vi : cs.values)
+        if (values_[vi].hub && values_[vi].q > 0) hub_list.push_back(vi);
     if (hub_list.size() == before && adj_[c.account].empty()) continue;
     std::sort(hub_list.begin() + static_cast<ptrdiff_t>(before), hub_list.end());
     verts.push_back(&c);

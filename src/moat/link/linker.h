@@ -141,6 +141,7 @@ class Linker {
     std::array<uint8_t, kLinkKinds> registered{};  // leading attribute slots registered
     std::vector<uint32_t> values;                   // value indexes registered
     uint16_t replaced_epoch = 0;                    // of the replaced kinds' slots registered
+    uint16_t hubs = 0;                              // registered values that are hubs
   };
   struct PairSum {
     int32_t w = 0;       // sum of shared values' strengths
