@@ -97,6 +97,12 @@ void Engine::Apply(const Exchange& x) {
   }
   dirty_link_ = true;
   ++stats_.exchanges;
+  if (external_ != nullptr) [[unlikely]] external_->Observe(x);
+}
+
+const score::PartnerEvidence* Engine::Partner(uint32_t a) const {
+  const auto it = partner_.find(a);
+  return it == partner_.end() ? nullptr : &it->second;
 }
 
 score::CampaignContext Engine::Context(uint32_t a) const {
@@ -117,6 +123,15 @@ void Engine::ScoreAccount(uint32_t a, EventTime t) {
     pending_.push_back(a);
   }
   rt.result = score::Score(states_[a], Context(a), cfg_);
+  if (external_ != nullptr) [[unlikely]] {
+    score::PartnerEvidence p = external_->Evidence(accounts_.Name(a), rt.result, states_[a].exchanges);
+    if (p.weight > 0) {
+      score::ApplyPartnerEvidence(rt.result, p, states_[a], Context(a), cfg_);
+      partner_[a] = std::move(p);
+    } else {
+      partner_.erase(a);
+    }
+  }
   if (rt.result.verdict == score::Verdict::kExtraction && !rt.flagged) {
     rt.flagged = true;
     rt.first_flagged = t;
@@ -163,7 +178,7 @@ void Engine::Publish(EventTime t) {
       u.campaign_id = "cmp-" + std::string(accounts_.Name(key - 1));
       u.campaign_size = static_cast<uint32_t>(components_[rt.campaign].members.size());
     }
-    u.reasons = score::Explain(states_[a], Context(a), rt.result, cfg_);
+    u.reasons = score::Explain(states_[a], Context(a), rt.result, cfg_, Partner(a));
     rt.published_verdict = rt.result.verdict;
     rt.published_campaign = key;
     updates.push_back(std::move(u));
@@ -319,7 +334,7 @@ void Engine::AppendAccountJson(uint32_t a, const std::vector<int32_t>& rank, std
   w.Uint(states_[a].exchanges);
   w.Key("reasons");
   w.BeginArray();
-  for (const score::Reason& r : score::Explain(states_[a], Context(a), rt.result, cfg_)) {
+  for (const score::Reason& r : score::Explain(states_[a], Context(a), rt.result, cfg_, Partner(a))) {
     w.BeginObject();
     w.Key("code");
     w.String(score::SignalCode(r.signal));

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "moat/core/exchange_sink.h"
@@ -62,6 +63,18 @@ struct VerdictUpdate {
 };
 using VerdictListener = std::function<void(std::span<const VerdictUpdate>)>;
 
+// Evidence from outside the stream (intel's partner indicator matcher). The
+// engine shows it every exchange it applies and asks it for the account's
+// evidence each time it scores the account, passing the score without it
+// (the source uses that to learn whether its partners are right).
+class ExternalEvidence {
+ public:
+  virtual ~ExternalEvidence() = default;
+  virtual void Observe(const Exchange& x) = 0;
+  virtual score::PartnerEvidence Evidence(std::string_view account_id, const score::ScoreResult& without,
+                                          uint32_t exchanges) = 0;
+};
+
 class Engine : public ExchangeSink {
  public:
   explicit Engine(DetectorConfig cfg);
@@ -84,6 +97,8 @@ class Engine : public ExchangeSink {
   // Called after each tick with the accounts whose verdict or campaign
   // changed, on the thread that calls Consume/Finish.
   void SetVerdictListener(VerdictListener listener) { listener_ = std::move(listener); }
+  // Optional, not owned; set before the first Consume.
+  void SetExternalEvidence(ExternalEvidence* source) { external_ = source; }
   // One account's accounts.jsonl line (without the newline), or nullopt.
   std::optional<std::string> AccountJson(std::string_view account_id) const;
   EngineStats stats() const;
@@ -135,6 +150,9 @@ class Engine : public ExchangeSink {
   EventTime last_tick_ = INT64_MIN;
   EngineStats stats_;
   VerdictListener listener_;
+  ExternalEvidence* external_ = nullptr;
+  std::unordered_map<uint32_t, score::PartnerEvidence> partner_;  // accounts with partner evidence
+  const score::PartnerEvidence* Partner(uint32_t a) const;
   std::vector<uint32_t> pending_;  // accounts re-scored since the last Publish
 };
 

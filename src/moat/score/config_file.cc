@@ -9,6 +9,8 @@
 
 #include <toml++/toml.h>
 
+#include "moat/core/text_file.h"
+
 namespace moat::score {
 namespace {
 
@@ -58,6 +60,11 @@ std::vector<Setting> Settings(DetectorConfig& c) {
       {"campaign", "org_damp", &c.campaign_org_damp, "strength is multiplied by 1 - org_damp * share of members under an organisation"},
       {"campaign", "min_strength", &c.campaign_min_strength, "a linked group is reported as a campaign only at this strength"},
       {"campaign", "min_exchanges", &c.campaign_min_exchanges, "campaign members may reach extraction from this many exchanges (instead of verdict.min_exchanges)"},
+      // partner
+      {"partner", "weight", &c.partner_weight, "partner_indicator reason weight = weight * indicator confidence * partner trust"},
+      {"partner", "cap", &c.partner_cap, "partner evidence is capped here (must be below verdict.extraction)"},
+      {"partner", "min_own", &c.partner_min_own, "below this own + campaign score, partner evidence cannot lift the score past cap"},
+      {"partner", "min_exchanges", &c.partner_min_exchanges, "with partner evidence an account may reach extraction from this many exchanges"},
       // signals
       {"signals", "high_volume_weight", &c.high_volume_weight, "high_volume: requests per active day"},
       {"signals", "high_volume_lo", &c.high_volume_lo, ""},
@@ -196,21 +203,16 @@ Status ParseDetectorConfig(std::string_view text, const std::string& origin, Det
   if (!(c.score_tick > 0 && c.link_tick >= c.score_tick))
     return Status::Error(origin + ": ticks: link_tick_minutes must be >= score_tick_minutes > 0");
   if (!(c.suspicious <= c.extraction)) return Status::Error(origin + ": verdict: suspicious must be <= extraction");
+  if (!(c.partner_cap < c.extraction))
+    return Status::Error(origin + ": partner: cap must be below verdict.extraction (partner evidence alone never decides)");
   cfg = c;
   return Status::Ok();
 }
 
 Status LoadDetectorConfig(const std::string& path, DetectorConfig& cfg) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::Error("cannot open config " + path);
-  std::string text;
-  char buf[1 << 14];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool err = std::ferror(f) != 0;
-  std::fclose(f);
-  if (err) return Status::Error("cannot read config " + path);
-  return ParseDetectorConfig(text, path, cfg);
+  auto text = ReadTextFile(path, "config");
+  if (!text.ok()) return text.status();
+  return ParseDetectorConfig(text.value(), path, cfg);
 }
 
 std::string DetectorConfigToml(const DetectorConfig& cfg) {

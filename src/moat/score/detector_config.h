@@ -95,6 +95,17 @@ struct DetectorConfig {
   // min_exchanges: the evidence is the group's, not one account's shares.
   uint32_t campaign_min_exchanges = 5;
 
+  // --- Partner evidence (intel): a coalition partner's indicator matched ----
+  // partner_indicator weight = partner_weight * confidence * partner trust,
+  // capped at partner_cap, which must stay below `extraction`; until the
+  // account's own and campaign evidence reach partner_min_own the score stays
+  // at or below partner_cap, so partner evidence alone never decides.
+  double partner_weight = 0.6;
+  double partner_cap = 0.6;
+  double partner_min_own = 0.3;
+  // Corroborated partner evidence may decide from this many exchanges.
+  uint32_t partner_min_exchanges = 2;
+
   // --- Mitigations: pull legitimate heavy users toward benign --------------
   // score = (1 - prod(1 - w_i)) * prod(1 - m_j).
   // Benchmarks and evaluations pin temperature 0 for reproducibility and run

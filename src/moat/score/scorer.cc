@@ -110,6 +110,7 @@ const char* SignalCode(Signal s) {
     case Signal::kTaskBreadth: return "task_breadth";
     case Signal::kTopicBreadth: return "topic_breadth";
     case Signal::kCampaignMember: return "campaign_member";
+    case Signal::kPartnerIndicator: return "partner_indicator";
     case Signal::kEvaluationRun: return "evaluation_run";
     case Signal::kBurstThenSilence: return "burst_then_silence";
     case Signal::kOfficeHours: return "office_hours";
@@ -214,6 +215,24 @@ ScoreResult Score(const AccountState& s, const CampaignContext& campaign, const 
   return r;
 }
 
+void ApplyPartnerEvidence(ScoreResult& r, const PartnerEvidence& partner, const AccountState& s,
+                          const CampaignContext& campaign, const DetectorConfig& c) {
+  const double w = std::clamp(std::min(partner.weight, c.partner_cap), 0.0, 1.0);
+  if (w <= 0.0) return;
+  W(r, Signal::kPartnerIndicator) = w;
+  const double own = r.score;  // own and campaign evidence
+  double score = 1.0 - (1.0 - own) * (1.0 - w);
+  if (own < c.partner_min_own) score = std::max(own, std::min(score, c.partner_cap));
+  r.score = score;
+  // Corroborated partner evidence is about the operator, not this account's
+  // volume, so it may decide early like campaign evidence does.
+  const bool enough = s.exchanges >= c.min_exchanges ||
+                      (campaign.component != nullptr && s.exchanges >= c.campaign_min_exchanges) ||
+                      s.exchanges >= c.partner_min_exchanges;
+  if (score >= c.extraction && enough) r.verdict = Verdict::kExtraction;
+  else if (score >= c.suspicious) r.verdict = std::max(r.verdict, Verdict::kSuspicious);
+}
+
 namespace {
 // Content shares are estimated from a sample once an account has sent more
 // prompts than were analysed; the detail says so.
@@ -224,7 +243,7 @@ std::string SampleNote(const AccountState& s) {
 }  // namespace
 
 std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campaign, const ScoreResult& r,
-                            const DetectorConfig& c) {
+                            const DetectorConfig& c, const PartnerEvidence* partner) {
   std::vector<Reason> out;
   for (int i = 0; i < kSignals; ++i) {
     const double w = r.weight[i];
@@ -299,6 +318,9 @@ std::vector<Reason> Explain(const AccountState& s, const CampaignContext& campai
         d += " (campaign strength " + Fixed(campaign.strength, 2) + ")";
         break;
       }
+      case Signal::kPartnerIndicator:
+        d = partner != nullptr ? partner->detail : "matched a partner's indicator";
+        break;
       case Signal::kEvaluationRun:
         d = Pct(s.TemperatureZeroShare()) + " of requests at temperature 0 under an organisation, like an evaluation run";
         break;

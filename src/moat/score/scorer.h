@@ -32,6 +32,7 @@ enum class Signal : uint8_t {
   kTaskBreadth,
   kTopicBreadth,
   kCampaignMember,
+  kPartnerIndicator,  // a coalition partner's indicator matched (see ApplyPartnerEvidence)
   // Lower it (reported with negative weight).
   kEvaluationRun,
   kBurstThenSilence,
@@ -39,7 +40,7 @@ enum class Signal : uint8_t {
   kMultiTurn,
   kEstablishedAccount,
 };
-inline constexpr int kSignals = 21;
+inline constexpr int kSignals = 22;
 inline constexpr int kFirstMitigation = static_cast<int>(Signal::kEvaluationRun);
 const char* SignalCode(Signal s);
 inline bool IsMitigation(Signal s) { return static_cast<int>(s) >= kFirstMitigation; }
@@ -75,13 +76,30 @@ struct ScoreResult {
 ScoreResult Score(const features::AccountState& s, const CampaignContext& campaign,
                   const DetectorConfig& cfg);
 
+// What a partner's shared indicators say about an account (filled by intel's
+// matcher): weight = partner_weight * indicator confidence * partner trust.
+struct PartnerEvidence {
+  double weight = 0;
+  std::string detail;  // "matched 2 indicators of partner provider-a: ..."
+};
+
+// Folds partner evidence into a scored result as the partner_indicator
+// signal. Partner evidence is capped at partner_cap (below `extraction`), and
+// while the account's own and campaign evidence stays under partner_min_own
+// it cannot lift the score past partner_cap: on partner evidence alone an
+// account is at most `suspicious`, whatever a partner publishes.
+void ApplyPartnerEvidence(ScoreResult& r, const PartnerEvidence& partner, const features::AccountState& s,
+                          const CampaignContext& campaign, const DetectorConfig& cfg);
+
 struct Reason {
   Signal signal;
   double weight;  // negative for mitigations
   std::string detail;
 };
 // Non-zero contributions, strongest (by magnitude) first, with details.
+// `partner` supplies the partner_indicator detail when that signal is set.
 std::vector<Reason> Explain(const features::AccountState& s, const CampaignContext& campaign,
-                            const ScoreResult& r, const DetectorConfig& cfg);
+                            const ScoreResult& r, const DetectorConfig& cfg,
+                            const PartnerEvidence* partner = nullptr);
 
 }  // namespace moat::score
