@@ -38,6 +38,28 @@ s = json.load(open(sys.argv[1]))
 print(f"scan: {s['exchanges']} exchanges, {s['accounts']} accounts, {s['exchanges_per_second']:.0f} exchanges/s")
 PY
 
+if [ -x "$BUILD/bench/policy_bench" ]; then
+  echo
+  echo "== policy: Decide ns/op with N accounts beside a hash-map lookup floor (median of 5)"
+  "$BUILD/bench/policy_bench" --benchmark_min_time=0.2 --benchmark_repetitions=5 \
+    --benchmark_report_aggregates_only=true 2>&1 | grep -E "^BM_.*_median|^Benchmark|^---"
+  echo
+  echo "== audit store: acknowledged records/s, group commit vs one commit per record"
+  "$BUILD/bench/store_bench" "$DIR/store" 2
+fi
+
+if [ -x "$BUILD/bench/degrade_bench" ]; then
+  echo
+  echo "== degrade: transform MB/s and p50/p99 per ~4 KB response beside copy/parse floors"
+  "$BUILD/bench/degrade_bench" "$CORPORA" 5
+fi
+
+if [ -x "$BUILD/bench/serve_load" ]; then
+  echo
+  echo "== moat serve: decision latency and throughput beside nginx (loopback, same run)"
+  BUILD=$BUILD scripts/serve_bench.sh
+fi
+
 if [ -x "$BUILD/bench/micro_bench" ]; then
   echo
   echo "== kernels (Google Benchmark)"

@@ -7,9 +7,12 @@ packages=(
   g++ cmake ninja-build pkg-config make
   libsimdjson-dev libboost1.81-dev libxxhash-dev libzstd-dev zlib1g-dev libcli11-dev
   libutf8proc-dev libhyperscan-dev libtomlplusplus-dev
+  libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 zstd gzip time
+  wrk nginx
+  libssl-dev python3-jsonschema
 )
 
 missing=()

@@ -26,6 +26,11 @@ class CommandSet {
 void RegisterSimulate(CLI::App& app, CommandSet& commands);
 void RegisterScan(CLI::App& app, CommandSet& commands);
 void RegisterEval(CLI::App& app, CommandSet& commands);
+void RegisterServe(CLI::App& app, CommandSet& commands);
+void RegisterReplay(CLI::App& app, CommandSet& commands);
+void RegisterIntel(CLI::App& app, CommandSet& commands);
+void RegisterDegrade(CLI::App& app, CommandSet& commands);
+void RegisterWatermark(CLI::App& app, CommandSet& commands);
 
 // ../shared/corpora relative to the binary's source tree, or $MOAT_CORPORA.
 std::string DefaultCorporaDir();

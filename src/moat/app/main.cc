@@ -12,6 +12,11 @@ int main(int argc, char** argv) {
   moat::app::RegisterSimulate(app, commands);
   moat::app::RegisterScan(app, commands);
   moat::app::RegisterEval(app, commands);
+  moat::app::RegisterServe(app, commands);
+  moat::app::RegisterReplay(app, commands);
+  moat::app::RegisterIntel(app, commands);
+  moat::app::RegisterDegrade(app, commands);
+  moat::app::RegisterWatermark(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,59 @@
+// A blocking HTTP/1.1 client over one keep-alive connection, for the replay
+// driver, the soak and tests. Requests may be pipelined: Send several, then
+// Receive their responses in order. No Beast types in the interface.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "moat/core/status.h"
+
+namespace moat::serve {
+
+struct ClientResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  bool keep_alive = true;
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+// "http://HOST:PORT[/...]" or "HOST:PORT".
+Result<Endpoint> ParseUrl(std::string_view url);
+
+class HttpClient {
+ public:
+  // Connects; `timeout` bounds every later read and write.
+  static Result<std::unique_ptr<HttpClient>> Connect(
+      const Endpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  ~HttpClient();
+
+  // Writes one request (Content-Length framing; Host and keep-alive set).
+  Status Send(std::string_view method, std::string_view target, std::string_view body = {},
+              const std::vector<std::pair<std::string, std::string>>& headers = {});
+  // Writes bytes as they are: for malformed requests in tests.
+  Status SendRaw(std::string_view bytes);
+  // Reads the next response.
+  Result<ClientResponse> Receive();
+  Result<ClientResponse> Call(std::string_view method, std::string_view target,
+                              std::string_view body = {},
+                              const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+  struct Impl;  // defined in http_client.cc
+
+ private:
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string scratch_;
+};
+
+}  // namespace moat::serve
