@@ -302,14 +302,21 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
     strong[i] = strong_links_[verts[i]->account] > 0;
   }
   if (!hub_list.empty()) {
+    // What a vertex's hubs could add at most: pairs that cannot reach the
+    // line even with all of them are skipped without a lookup.
+    std::vector<int32_t> hub_sum(adj_.size(), 0);
+    for (uint32_t v = 0; v < n; ++v)
+      for (uint32_t vi : hubs(v)) hub_sum[verts[v]->account] += values_[vi].q;
     for (const auto& [key, p] : pairs_) {
       if (p.w >= min_edge_q_) continue;
-      const auto ia = local.find(static_cast<uint32_t>(key >> 32));
-      const auto ib = local.find(static_cast<uint32_t>(key));
+      const auto a = static_cast<uint32_t>(key >> 32), b = static_cast<uint32_t>(key);
+      if (p.w + std::min(hub_sum[a], hub_sum[b]) < min_edge_q_) continue;
+      const auto ia = local.find(a);
+      const auto ib = local.find(b);
       if (ia == local.end() || ib == local.end()) continue;
       const auto x = hubs(ia->second), y = hubs(ib->second);
       int32_t w = p.w;
-      for (size_t i = 0, j = 0; i < x.size() && j < y.size();) {
+      for (size_t i = 0, j = 0; i < x.size() && j < y.size() && w < min_edge_q_;) {
         if (x[i] < y[j]) ++i;
         else if (y[j] < x[i]) ++j;
         else {
@@ -322,7 +329,6 @@ LinkResult Linker::Components(std::span<const Candidate> now) {
       nb[ib->second].push_back(ia->second);
     }
   }
-  for (auto& v : nb) std::sort(v.begin(), v.end());
 
   // Cliques: the minimal sets of hubs (up to three, from an account's
   // strongest) whose strengths reach min_edge, keyed by the set.

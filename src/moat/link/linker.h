@@ -121,7 +121,8 @@ class Linker {
   // call (new and departed candidates, new values of candidates, values whose
   // rarity moved); the components pass is linear in the explicit pairs, hub
   // memberships and linked edges. Deterministic: pair weights are integer
-  // sums, independent of update order, and adjacency is sorted.
+  // sums, independent of update order, and adjacency follows the (fixed)
+  // order of updates.
   LinkResult Link(std::span<const Candidate> candidates);
 
   const LinkConfig& config() const { return cfg_; }
