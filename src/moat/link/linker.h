@@ -54,8 +54,10 @@ struct LinkConfig {
   // Above every weak kind alone, so one shared subnet or domain never links.
   double min_edge = 0.8;
   // A value with more candidate holders than this becomes a hub (and stays
-  // one): memory and work linear in its holders instead of quadratic.
-  uint32_t hub_holders = 64;
+  // one): memory and work linear in its holders instead of quadratic. 8
+  // rather than 64: the same campaigns and verdicts on the quality matrix,
+  // and the default-scale scan 1.1x faster (fewer explicit pairs to keep).
+  uint32_t hub_holders = 8;
   // Dense core: in a group of three or more, an account must have at least
   // this many linked neighbours, or share one single value of at least
   // strong_edge strength with a neighbour (a pure payment card), to stay.
