@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "moat/core/json_writer.h"
+#include "moat/core/secret.h"
 #include "moat/core/text_file.h"
 #include "moat/core/time.h"
 #include "moat/intel/keyed.h"
@@ -72,13 +73,6 @@ std::string DecodeBase64(std::string_view in) {
   return out;
 }
 
-// Constant-time comparison for credentials.
-bool SameSecret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return d == 0;
-}
 
 }  // namespace
 
@@ -231,13 +225,13 @@ const TaxiiPartner* TaxiiServer::Authenticate(const TaxiiRequest& r) const {
   if (auth.starts_with("Bearer ")) {
     const std::string_view token = auth.substr(7);
     for (const TaxiiPartner& p : config_.partners)
-      if (!p.token.empty() && SameSecret(p.token, token)) return &p;
+      if (!p.token.empty() && ConstantTimeEquals(p.token, token)) return &p;
   } else if (auth.starts_with("Basic ")) {
     const std::string cred = DecodeBase64(auth.substr(6));
     const size_t colon = cred.find(':');
     if (colon == std::string::npos) return nullptr;
     for (const TaxiiPartner& p : config_.partners)
-      if (!p.user.empty() && p.user == cred.substr(0, colon) && SameSecret(p.password, cred.substr(colon + 1)))
+      if (!p.user.empty() && p.user == cred.substr(0, colon) && ConstantTimeEquals(p.password, cred.substr(colon + 1)))
         return &p;
   }
   return nullptr;

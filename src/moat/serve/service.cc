@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "moat/core/json_writer.h"
+#include "moat/core/secret.h"
 #include "moat/core/text_file.h"
 #include "moat/core/time.h"
 #include "moat/engine/engine.h"
@@ -56,12 +57,6 @@ std::string_view LastAddress(std::string_view v) {
   return v;
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 // A JSON request body, parsed once, read by field name with type checks
 // whose errors name the field. For the admin API (not the hot path).
