@@ -50,7 +50,7 @@ inline std::string DilutedAnswer() {
   const std::string answer = LongAnswer();
   for (size_t at = 0; at < answer.size();) {
     const size_t end = std::min(answer.find(". ", at), answer.size());
-    text += answer.substr(at, end - at) + ". The report lists the figures for each month of the year in one table. Each row "
+    text += answer.substr(at, end - at) + ". The report lists the figures by month of the year in one table. One row "
             "shows one month and the sum for that month, and the last row shows the year. ";
     at = end + 2;
   }

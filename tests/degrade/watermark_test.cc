@@ -58,6 +58,29 @@ TEST(SynonymTable, RejectsBadLinesNamingTheLine) {
   EXPECT_TRUE(SynonymTable::Parse("# c\n\nADJ\tbig,large\r\n", "s").ok());
 }
 
+TEST(SynonymTable, RefusesGuardsThatMarkingCouldFlip) {
+  // A guard naming "big" but not "large": marking the next word could flip it.
+  const auto partial = SynonymTable::Parse("ADJ\tbig,large\nADV\tso,thus\tafter=big\n", "syn.tsv");
+  ASSERT_FALSE(partial.ok());
+  EXPECT_NE(partial.status().message().find("syn.tsv:2"), std::string::npos) << partial.status().message();
+  EXPECT_TRUE(SynonymTable::Parse("ADJ\tbig,large\nADV\tso,thus\tafter=big|large\n", "s").ok());
+  // "it is" before "is not" must not be able to swallow the "is".
+  const auto overlap = SynonymTable::Parse("AUX\tit is,it's\nAUX\tis not,isn't\n", "syn.tsv");
+  ASSERT_FALSE(overlap.ok());
+  EXPECT_NE(overlap.status().message().find("after!=not"), std::string::npos) << overlap.status().message();
+  EXPECT_TRUE(SynonymTable::Parse("AUX\tit is,it's\tafter!=not\nAUX\tis not,isn't\n", "s").ok());
+  // A one-word member inside a phrase where both could fit.
+  EXPECT_FALSE(SynonymTable::Parse("ADJ\ttotal,combined\nADV\taltogether,in total\n", "s").ok());
+  EXPECT_TRUE(SynonymTable::Parse("ADJ\ttotal,combined\tafter=cost\nADV\taltogether,in total\tafter=END\n", "s").ok());
+  // Bad guard syntax, unknown class or token, bad member shapes.
+  EXPECT_FALSE(SynonymTable::Parse("ADV\tso,thus\tafter~big\n", "s").ok());
+  EXPECT_FALSE(SynonymTable::Parse("ADV\tso,thus\tafter=@nope\n", "s").ok());
+  EXPECT_FALSE(SynonymTable::Parse("ADV\tso,thus\tafter=Big\n", "s").ok());
+  EXPECT_FALSE(SynonymTable::Parse("AUX\tdo  not,don't\n", "s").ok());
+  EXPECT_FALSE(SynonymTable::Parse("AUX\tdo not x,don't\n", "s").ok());
+  EXPECT_FALSE(SynonymTable::Parse("ADV\tso[before=START,thus\n", "s").ok());
+}
+
 TEST(KeyRing, ParsesRotationAndRejectsBadKeys) {
   const std::string hex(64, 'a');
   auto ring = KeyRing::Parse("{\"id\":\"old\",\"secret\":\"" + hex + "\",\"active\":true}\n"
@@ -81,45 +104,136 @@ TEST(KeyRing, ParsesRotationAndRejectsBadKeys) {
   EXPECT_TRUE(KeyRing::Parse(NewKeyLine("fresh"), "k").ok());
 }
 
+// Text around every kind of member: words, two-word phrases, contractions
+// with straight and curly apostrophes, guarded words in and out of place.
+std::string MixedAnswer() {
+  std::string text = testing::DilutedAnswer();
+  for (const char* s :
+       {"I don't think it is hard, and you are right that it's simple.", "So he needs 5 more pencils.",
+        "They will need to buy 3 boxes per day.", "The total cost is $40 in total.",
+        "We can\xE2\x80\x99t stop now: there is no time, but I\xE2\x80\x99m sure we'll find the answer.",
+        "Do not worry; she has 4 apples left.", "Then she ate 2 and had to wait about 3 hours, twice a week."})
+    text += std::string(s) + " The report lists the figures by month of the year in one table. One row shows one month. ";
+  return text;
+}
+
 TEST(Watermark, ChangesOnlyLettersOfSetWordsAndKeepsTheirPartOfSpeech) {
-  const WatermarkKey key = TestKey("k", 1);
-  const std::string in = LongAnswer();
-  MarkStats stats;
-  const std::string out = Mark(in, key, &stats);
-  ASSERT_NE(out, in);
-  EXPECT_GT(stats.changed, 0u);
-  EXPECT_LE(stats.changed, stats.eligible);
-  // Same non-letter bytes in the same order: spacing, punctuation, digits.
-  std::string skeleton_in, skeleton_out;
-  for (char c : in)
-    if (!std::isalpha(static_cast<unsigned char>(c))) skeleton_in.push_back(c);
-  for (char c : out)
-    if (!std::isalpha(static_cast<unsigned char>(c))) skeleton_out.push_back(c);
-  EXPECT_EQ(skeleton_in, skeleton_out);
-  for (unsigned char c : out) EXPECT_LT(c, 0x80) << "marking must not add non-ASCII (invisible) characters";
-  // Word by word: every change is within one synonym set, case shape kept.
-  WordScanner a(in), b(out);
-  WordSpan wa, wb;
-  size_t words = 0, changed = 0;
-  while (a.Next(wa)) {
-    ASSERT_TRUE(b.Next(wb));
-    ++words;
-    const std::string x(in.substr(wa.begin, wa.end - wa.begin)), y(out.substr(wb.begin, wb.end - wb.begin));
-    if (x == y) continue;
-    ++changed;
-    std::string lx = x, ly = y;
-    for (auto& c : lx) c = static_cast<char>(std::tolower(c));
-    for (auto& c : ly) c = static_cast<char>(std::tolower(c));
-    const WordRef* rx = Synonyms().Find(lx);
-    const WordRef* ry = Synonyms().Find(ly);
-    ASSERT_NE(rx, nullptr) << x;
-    ASSERT_NE(ry, nullptr) << y;
-    EXPECT_EQ(rx->set, ry->set) << x << " -> " << y;
-    EXPECT_EQ(std::isupper(static_cast<unsigned char>(x[0])) != 0, std::isupper(static_cast<unsigned char>(y[0])) != 0);
+  const Watermarker marker(Synonyms());
+  size_t phrase_or_contraction_changes = 0;
+  for (uint8_t fill = 1; fill < 40; ++fill) {
+    const WatermarkKey key = TestKey("k", fill);
+    const std::string in = MixedAnswer();
+    MarkStats stats;
+    const std::string out = Mark(in, key, &stats);
+    ASSERT_NE(out, in);
+    EXPECT_GT(stats.changed, 0u);
+    EXPECT_LE(stats.changed, stats.eligible);
+    // Unit by unit: the text splits the same way before and after, every
+    // change stays within one synonym set, and the case of the first
+    // letter is kept.
+    std::vector<OwnedUnit> a, b;
+    marker.Units(in, a);
+    marker.Units(out, b);
+    ASSERT_EQ(a.size(), b.size());
+    size_t changed = 0, copied_in = 0, copied_out = 0;
+    std::string between_in, between_out;
+    for (size_t i = 0; i < a.size(); ++i) {
+      between_in += in.substr(copied_in, a[i].begin - copied_in);
+      between_out += out.substr(copied_out, b[i].begin - copied_out);
+      copied_in = a[i].end;
+      copied_out = b[i].end;
+      if (a[i].lower == b[i].lower) {
+        EXPECT_EQ(in.substr(a[i].begin, a[i].end - a[i].begin), out.substr(b[i].begin, b[i].end - b[i].begin));
+        continue;
+      }
+      ++changed;
+      ASSERT_GE(a[i].set, 0) << a[i].lower;
+      EXPECT_EQ(a[i].set, b[i].set) << a[i].lower << " -> " << b[i].lower;
+      EXPECT_EQ(std::isupper(static_cast<unsigned char>(in[a[i].begin])) != 0,
+                std::isupper(static_cast<unsigned char>(out[b[i].begin])) != 0);
+      phrase_or_contraction_changes += a[i].lower.find_first_of(" '") != std::string::npos;
+    }
+    // Everything between the units (spacing, punctuation, digits) is kept.
+    EXPECT_EQ(between_in + in.substr(copied_in), between_out + out.substr(copied_out));
+    EXPECT_EQ(changed, stats.changed);
+    // No invisible or new non-ASCII characters: the only multibyte text is
+    // the curly apostrophe the input already uses.
+    size_t curly_in = 0, curly_out = 0;
+    for (size_t at = in.find("\xE2\x80\x99"); at != std::string::npos; at = in.find("\xE2\x80\x99", at + 1)) ++curly_in;
+    for (size_t at = out.find("\xE2\x80\x99"); at != std::string::npos; at = out.find("\xE2\x80\x99", at + 1)) ++curly_out;
+    size_t non_ascii_out = 0;
+    for (unsigned char c : out) non_ascii_out += c >= 0x80;
+    EXPECT_EQ(non_ascii_out, 3 * curly_out);
+    EXPECT_LE(curly_out, curly_in + 8);
   }
-  EXPECT_FALSE(b.Next(wb));
-  EXPECT_EQ(changed, stats.changed);
-  EXPECT_EQ(words, stats.words);
+  EXPECT_GT(phrase_or_contraction_changes, 0u);
+}
+
+TEST(Watermark, ContractionsAndPhrasesSwapOnlyWhereTheyRead) {
+  const Watermarker marker(Synonyms());
+  const auto eligible = [&](std::string_view text) {
+    std::vector<SlotObservation> obs;
+    marker.Observe(text, obs);
+    std::vector<std::string> sets;
+    for (const SlotObservation& o : obs) sets.push_back(Synonyms().set(o.set).words.front());
+    return sets;
+  };
+  EXPECT_EQ(eligible("Yes, I don't like it."), (std::vector<std::string>{"do not"}));
+  EXPECT_EQ(eligible("Yes, I don\xE2\x80\x99t like it."), (std::vector<std::string>{"do not"}));
+  // An inverted question would read "Do not you": not eligible.
+  EXPECT_TRUE(eligible("Don't you like it?").empty());
+  // "it's" before "been" means "it has"; at a clause end "it's" cannot stand.
+  EXPECT_TRUE(eligible("Well it's been long.").empty());
+  EXPECT_TRUE(eligible("I know what it is.").empty());
+  EXPECT_EQ(eligible("Well it is long."), (std::vector<std::string>{"it is"}));
+  // "it is not" reads as "it" + "is not", never "it is" + "not".
+  EXPECT_EQ(eligible("Well it is not long."), (std::vector<std::string>{"is not"}));
+  // "so" only at the start of a clause, before a subject; "may" only lower-case.
+  EXPECT_EQ(eligible("Fine. So he left."), (std::vector<std::string>{"therefore"}));
+  EXPECT_TRUE(eligible("I think so.").empty());
+  EXPECT_TRUE(eligible("Fine. In May we met.").empty());
+  // Units: "per" only after an amount; "a"/"an" by the next word's sound.
+  EXPECT_EQ(eligible("It costs $5 per hour."), (std::vector<std::string>{"per"}));
+  EXPECT_TRUE(eligible("As per your request.").empty());
+
+  // Shape and apostrophe style survive in both directions.
+  size_t expanded = 0, contracted = 0;
+  for (uint8_t fill = 1; fill < 40; ++fill) {
+    const WatermarkKey key = TestKey("k", fill);
+    // Long enough that the 8% cap allows these changes.
+    const std::string a = Mark("Well, DON\xE2\x80\x99T panic. You\xE2\x80\x99re fine, we are told. The report lists the figures "
+                               "for each month of the year in one table, and the last row shows the year.",
+                               key);
+    EXPECT_TRUE(a.find("DON\xE2\x80\x99T panic") != std::string::npos || a.find("DO NOT panic") != std::string::npos) << a;
+    EXPECT_TRUE(a.find("You\xE2\x80\x99re fine") != std::string::npos || a.find("You are fine") != std::string::npos) << a;
+    EXPECT_TRUE(a.find("we are told") != std::string::npos || a.find("we\xE2\x80\x99re told") != std::string::npos) << a;
+    EXPECT_EQ(a.find("we're"), std::string::npos) << "a new contraction uses the text's own apostrophe: " << a;
+    expanded += a.find("DO NOT") != std::string::npos;
+    contracted += a.find("we\xE2\x80\x99re") != std::string::npos;
+  }
+  EXPECT_GT(expanded, 0u);
+  EXPECT_GT(contracted, 0u);
+}
+
+TEST(Watermark, MarkedTextReadsBackAsTheSameSlots) {
+  // The marker decides before later words change, the detector after; with
+  // phrases, contractions and guards both must still see the same slots.
+  const Watermarker marker(Synonyms());
+  for (uint8_t fill = 1; fill < 40; ++fill) {
+    const WatermarkKey key = TestKey("k", fill);
+    const std::string text = MixedAnswer();
+    MarkStats stats;
+    const std::string once = Mark(text, key, &stats);
+    ASSERT_EQ(stats.capped, 0u) << "the 8% cap bound: this test needs text as sparse as real answers";
+    const std::string twice = Mark(once, key);
+    if (twice != once) {
+      size_t at = 0;
+      while (at < once.size() && once[at] == twice[at]) ++at;
+      ADD_FAILURE() << "marking marked text changed it at: ..." << once.substr(at < 60 ? 0 : at - 60, 120);
+    }
+    const Detection d = Detect(once, {&key});
+    EXPECT_EQ(d.per_key[0].counts.hits, d.slots);
+  }
 }
 
 TEST(Watermark, LeavesCodeUrlsNumbersAndGluedWordsAlone) {

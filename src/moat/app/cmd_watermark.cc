@@ -198,11 +198,13 @@ int RunEval(const ExperimentArgs& args) {
               u.below_001, 100 * u.fpr(), u.fresh_below_001, 100 * u.fresh_fpr());
   std::printf("  KS vs uniform (randomized p): fresh ring per document D=%.4f (p=%.3f); fixed ring D=%.4f (p=%.3f)\n\n",
               u.ks_fresh_keys.d, u.ks_fresh_keys.p_value, u.ks_fixed_keys.d, u.ks_fixed_keys.p_value);
-  std::printf("words changed when every answer is marked: %lu of %lu (%.2f%%); eligible %.2f%%; substitutions outside their set: %lu\n\n",
+  std::printf("words changed when every answer is marked: %lu of %lu (%.2f%%); eligible %.2f%%; left out by the 8%% cap: %lu\n",
               static_cast<unsigned long>(r.corpus_mark.changed), static_cast<unsigned long>(r.corpus_mark.words),
               100.0 * r.corpus_mark.changed / std::max<uint64_t>(1, r.corpus_mark.words),
               100.0 * r.corpus_mark.eligible / std::max<uint64_t>(1, r.corpus_mark.words),
-              static_cast<unsigned long>(r.pos_mismatches));
+              static_cast<unsigned long>(r.corpus_mark.capped));
+  std::printf("substitutions outside their set: %lu; answers that a second marking changes: %lu\n\n",
+              static_cast<unsigned long>(r.pos_mismatches), static_cast<unsigned long>(r.not_idempotent));
   std::printf("marked documents (answers joined until the length is reached)\n");
   std::printf("  %9s %6s %12s %12s %10s %9s %13s %10s %16s\n", "min words", "docs", "median words", "median tokens",
               "p5 tokens", "changed", "median log10p", "p < 0.001", "unmarked p<0.001");

@@ -40,20 +40,16 @@ double Quantile(std::vector<T> v, double q) {
   return static_cast<double>(v[static_cast<size_t>(q * (v.size() - 1))]);
 }
 
-// Checks that every changed word was replaced within its own set.
-uint64_t PosMismatches(std::string_view before, std::string_view after, const SynonymTable& table) {
-  WordScanner a(before), b(after);
-  WordSpan wa, wb;
-  uint64_t bad = 0;
-  while (a.Next(wa) && b.Next(wb)) {
-    std::string la(before.substr(wa.begin, wa.end - wa.begin)), lb(after.substr(wb.begin, wb.end - wb.begin));
-    if (la == lb) continue;
-    for (auto& c : la) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (auto& c : lb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const WordRef* ra = table.Find(la);
-    const WordRef* rb = table.Find(lb);
-    if (ra == nullptr || rb == nullptr || ra->set != rb->set) ++bad;
-  }
+// Checks that every changed unit (word, phrase or contraction) was replaced
+// within its own set, and that marking did not change how the text splits
+// into units.
+uint64_t PosMismatches(std::string_view before, std::string_view after, const Watermarker& marker) {
+  std::vector<OwnedUnit> a, b;
+  marker.Units(before, a);
+  marker.Units(after, b);
+  uint64_t bad = a.size() > b.size() ? a.size() - b.size() : b.size() - a.size();
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    if (a[i].lower != b[i].lower && (a[i].set < 0 || a[i].set != b[i].set)) ++bad;
   return bad;
 }
 
@@ -106,11 +102,22 @@ EvalReport RunWatermarkEval(const std::vector<AnswerDoc>& answers, const Waterma
   report.unmarked.ks_fresh_keys = KsUniform(fresh);
 
   // Change rate and part-of-speech check over the whole corpus, marked once.
-  std::string marked;
+  // Marking marked text again must change nothing where the cap did not
+  // bind: otherwise the detector reads other slots than the marker wrote.
+  std::string marked, again;
   for (const AnswerDoc& doc : answers) {
     marked.clear();
-    marker.Mark(doc.text, marking, marked, &report.corpus_mark);
-    report.pos_mismatches += PosMismatches(doc.text, marked, marker.table());
+    MarkStats stats;
+    marker.Mark(doc.text, marking, marked, &stats);
+    report.corpus_mark.words += stats.words;
+    report.corpus_mark.eligible += stats.eligible;
+    report.corpus_mark.changed += stats.changed;
+    report.corpus_mark.capped += stats.capped;
+    report.pos_mismatches += PosMismatches(doc.text, marked, marker);
+    if (stats.capped != 0) continue;
+    again.clear();
+    marker.Mark(marked, marking, again);
+    report.not_idempotent += again != marked;
   }
 
   // Marked long answers: consecutive answers of a shuffled order joined

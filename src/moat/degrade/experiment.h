@@ -55,6 +55,7 @@ struct EvalReport {
   std::vector<MarkedFigures> marked;
   MarkStats corpus_mark;  // every answer marked once: the share of words changed
   uint64_t pos_mismatches = 0;  // substitutions that left their set (must be 0)
+  uint64_t not_idempotent = 0;  // answers that marking twice changes, cap not binding (must be 0)
 };
 
 EvalReport RunWatermarkEval(const std::vector<AnswerDoc>& answers, const Watermarker& marker,

@@ -1,6 +1,13 @@
 // The curated synonym sets the lexical watermark chooses within
 // (data/watermark/synonyms.tsv). Immutable after loading; lookups are
 // allocation-free so the marker can run on the response path.
+//
+// A member is a word ("large"), a two-word phrase ("do not") or a
+// contraction ("don't"), so that "do not"/"don't" can be one set. A member
+// may carry guards: conditions on the token before or after it that say
+// where it may stand ("so" only at the start of a clause, "need" not before
+// "to"). A slot's members are those whose guards hold there; the word in
+// the text must be one of them, or the slot is not eligible.
 #pragma once
 
 #include <cstdint>
@@ -14,25 +21,67 @@
 
 namespace moat::degrade {
 
-enum class PartOfSpeech : uint8_t { kAdjective, kAdverb, kNoun, kVerb, kPronoun, kPreposition };
+enum class PartOfSpeech : uint8_t {
+  kAdjective,
+  kAdverb,
+  kNoun,
+  kVerb,
+  kPronoun,
+  kPreposition,
+  kConjunction,
+  kDeterminer,
+  kAuxiliary,  // auxiliaries with "not" or a pronoun: "do not"/"don't", "it is"/"it's"
+};
 
 std::string_view PartOfSpeechName(PartOfSpeech pos);
 
-// Sets hold at most this many words: the detector's exact test groups slots
-// by set size.
+// Sets hold at most this many members: the detector's exact test groups
+// slots by set size.
 inline constexpr size_t kMaxSetSize = 4;
+// A member, phrase or contraction included, is at most this long.
 inline constexpr size_t kMaxWordLength = 24;
 
 // Unkeyed 64-bit fingerprint shared by the marker and the detector.
 uint64_t Fingerprint(std::string_view s);
 
+// Tokens a guard can name besides lower-case words: the start of the text,
+// a sentence or a line (START, before a unit), the end of one (END, after a
+// unit), a comma or semicolon (COMMA), digits (NUMBER; also before a unit
+// when the token before ends in one: "$5 left"), "$" and digits after a
+// unit (MONEY), a capitalised word after a unit (NAME) and anything else,
+// such as quotes and brackets (OTHER). A colon counts as a sentence break.
+inline constexpr std::string_view kGuardTokens[] = {"START", "END", "COMMA", "NUMBER", "MONEY", "NAME", "OTHER"};
+
+struct Guard {
+  bool after = false;   // the token after the unit, else the one before
+  bool negate = false;  // holds when the token is NOT listed
+  bool lower_only = false;  // instead of a token test: the unit is written all lower-case
+  std::vector<uint64_t> tokens;  // sorted fingerprints of the listed tokens
+  bool names = false;   // "NAME" listed: any capitalised word after the unit
+};
+
+// What the guards look at, computed once per unit from the text around it.
+struct UnitContext {
+  uint64_t before = 0;  // Fingerprint of the token before
+  uint64_t after = 0;   // Fingerprint of the token after
+  bool after_is_name = false;
+  bool lower_case = false;  // the unit as written
+};
+
 struct SynonymSet {
   PartOfSpeech pos = PartOfSpeech::kNoun;
-  std::vector<std::string> words;          // lower-case, file order
+  std::vector<std::string> words;          // lower-case, file order; "'" for apostrophes
   std::vector<uint64_t> word_fingerprints;  // unkeyed XXH3 of each word
+  std::vector<std::vector<Guard>> guards;   // per member, all must hold
+  bool guarded = false;                     // some member has guards
   uint64_t fingerprint = 0;                 // of the set, for slot identity
   // Bit i set: words[i] starts with a vowel letter (takes "an", not "a").
   uint8_t vowel_initial = 0;
+  // Bit i set: words[i] is a contraction (written with the text's apostrophe).
+  uint8_t contraction = 0;
+
+  // Members whose guards hold in `ctx`.
+  uint8_t Fitting(const UnitContext& ctx) const;
 };
 
 struct WordRef {
@@ -47,27 +96,36 @@ class SynonymTable {
   static Result<SynonymTable> Parse(std::string_view text, std::string_view source);
   static Result<SynonymTable> Load(const std::string& path);
 
-  // `lower` must already be lower-case ASCII. nullptr when not in any set.
+  // `lower` must already be lower-case ASCII ("'" for any apostrophe).
+  // nullptr when not in any set.
   const WordRef* Find(std::string_view lower) const;
   // False when no member has this length and first and last letter: rules
   // out most words without hashing them.
-  bool MayContain(std::string_view lower) const {
-    if (lower.size() > kMaxWordLength || lower.empty()) return false;
-    return (first_[lower.size()] >> ((lower.front() - 'a') & 31) & 1) &&
-           (last_[lower.size()] >> ((lower.back() - 'a') & 31) & 1);
-  }
+  bool MayContain(std::string_view lower) const { return Filter(first_, last_, lower); }
+  // False when `lower` cannot be the first word of a two-word or contracted
+  // member: the marker then does not look at the next word.
+  bool MayStartUnit(std::string_view lower) const { return Filter(unit_first_, unit_last_, lower); }
+  // The same for the word after the space or apostrophe ("not", "t").
+  bool MayEndUnit(std::string_view lower) const { return Filter(unit_second_first_, unit_second_last_, lower); }
   const SynonymSet& set(uint32_t i) const { return sets_[i]; }
   size_t size() const { return sets_.size(); }
   size_t word_count() const { return words_.size(); }
 
  private:
+  using Bits = uint32_t[kMaxWordLength + 1];  // by length: bit per letter
+  static bool Filter(const Bits& first, const Bits& last, std::string_view w) {
+    if (w.size() > kMaxWordLength || w.empty()) return false;
+    return (first[w.size()] >> ((w.front() - 'a') & 31) & 1) && (last[w.size()] >> ((w.back() - 'a') & 31) & 1);
+  }
+  Status CheckGuardsSurviveMarking(std::string_view source, const std::vector<size_t>& set_lines) const;
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return Fingerprint(s); }
   };
   std::vector<SynonymSet> sets_;
-  uint32_t first_[kMaxWordLength + 1] = {};  // by length: bit per first letter
-  uint32_t last_[kMaxWordLength + 1] = {};   // by length: bit per last letter
+  Bits first_ = {}, last_ = {};            // members
+  Bits unit_first_ = {}, unit_last_ = {};                // first words of phrases and contractions
+  Bits unit_second_first_ = {}, unit_second_last_ = {};  // their second words
   boost::unordered_flat_map<std::string, WordRef, Hash, std::equal_to<>> words_;
 };
 

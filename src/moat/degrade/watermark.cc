@@ -37,22 +37,81 @@ constexpr ByteTables kBytes = MakeByteTables();
 
 enum class CaseShape : uint8_t { kLower, kTitle, kUpper, kOther };
 
+// Case shape over the letters only, so "Do not" is Title and "DON'T" upper.
 CaseShape ShapeOf(std::string_view w) {
   const auto upper = [](unsigned char c) { return c >= 'A' && c <= 'Z'; };
-  size_t n_upper = 0;
-  for (unsigned char c : w) n_upper += upper(c);
+  const auto letter = [](unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
+  size_t n_upper = 0, n_letters = 0;
+  for (unsigned char c : w) {
+    n_upper += upper(c);
+    n_letters += letter(c);
+  }
   if (n_upper == 0) return CaseShape::kLower;
   if (n_upper == 1 && upper(w[0])) return CaseShape::kTitle;
-  if (n_upper == w.size() && w.size() > 1) return CaseShape::kUpper;
+  if (n_upper == n_letters && n_letters > 1) return CaseShape::kUpper;
   return CaseShape::kOther;
 }
 
-void AppendShaped(std::string_view lower, CaseShape shape, std::string& out) {
+// Writes a member in `shape`, with `apostrophe` (' or U+2019) for its "'".
+void AppendShaped(std::string_view lower, CaseShape shape, std::string_view apostrophe, std::string& out) {
   const size_t at = out.size();
-  out.append(lower);
+  for (char c : lower) {
+    if (c == '\'') out.append(apostrophe);
+    else out.push_back(shape == CaseShape::kUpper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c);
+  }
   if (shape == CaseShape::kTitle) out[at] = static_cast<char>(out[at] - 32);
-  if (shape == CaseShape::kUpper)
-    for (size_t i = at; i < out.size(); ++i) out[i] = static_cast<char>(out[i] - 32);
+}
+
+// The apostrophe the text already uses, so contractions match it.
+std::string_view ApostropheOf(std::string_view text) {
+  static constexpr std::string_view kCurly = "\xE2\x80\x99";
+  const size_t straight = text.find('\'');
+  const size_t curly = text.find(kCurly);
+  return curly < straight ? kCurly : std::string_view("'");
+}
+
+bool IsSentenceBreak(char c) { return c == '.' || c == '!' || c == '?' || c == ':' || c == '\n'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The token before a unit, from the bytes between the previous unit and it
+// (marking never changes those) and the previous unit as it now stands.
+uint64_t TokenBefore(std::string_view gap, bool first_unit, std::string_view prev) {
+  static const uint64_t kStart = Fingerprint("START"), kComma = Fingerprint("COMMA"),
+                        kNumber = Fingerprint("NUMBER"), kOther = Fingerprint("OTHER");
+  size_t end = gap.size();
+  while (end > 0 && (gap[end - 1] == ' ' || gap[end - 1] == '\t')) --end;
+  if (end == 0) return first_unit ? kStart : Fingerprint(prev);
+  if (IsDigit(gap[end - 1])) return kNumber;
+  bool comma = false;
+  for (size_t i = 0; i < end; ++i) {
+    if (IsSentenceBreak(gap[i])) return kStart;
+    comma |= gap[i] == ',' || gap[i] == ';';
+  }
+  return comma ? kComma : kOther;
+}
+
+// The token after a unit: its first run of letters when it is a word.
+uint64_t TokenAfter(std::string_view rest, bool& is_name) {
+  static const uint64_t kEnd = Fingerprint("END"), kComma = Fingerprint("COMMA"), kNumber = Fingerprint("NUMBER"),
+                        kMoney = Fingerprint("MONEY"), kOther = Fingerprint("OTHER");
+  is_name = false;
+  size_t i = 0;
+  while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
+  if (i == rest.size() || IsSentenceBreak(rest[i])) return kEnd;
+  const char c = rest[i];
+  if (c == ',' || c == ';') return kComma;
+  if (IsDigit(c)) return kNumber;
+  if (c == '$' && i + 1 < rest.size() && IsDigit(rest[i + 1])) return kMoney;
+  char buf[kMaxWordLength];
+  size_t n = 0;
+  for (size_t j = i; j < rest.size() && n < kMaxWordLength; ++j, ++n) {
+    const char l = static_cast<char>(rest[j] | 0x20);
+    if (l < 'a' || l > 'z') break;
+    buf[n] = l;
+  }
+  if (n == 0) return kOther;
+  is_name = c >= 'A' && c <= 'Z';
+  return Fingerprint(std::string_view(buf, n));
 }
 
 uint64_t SlotKey(uint64_t context, uint64_t set_fingerprint) {
@@ -113,13 +172,14 @@ bool WordScanner::Next(WordSpan& word) {
       while (pos < n && !std::isspace(p[pos])) ++pos;
       continue;
     }
-    bool eligible = !(begin > 0 && kBytes.blocks_before[p[begin - 1]]);
+    const bool glued_before = begin > 0 && kBytes.blocks_before[p[begin - 1]];
+    bool glued_after = false;
     if (pos < n) {
-      if (kBytes.blocks_after[p[pos]]) eligible = false;
+      glued_after = kBytes.blocks_after[p[pos]];
       // "example.com", "e.g": a dot glued to more letters is not a full stop.
-      if (p[pos] == '.' && pos + 1 < n && kBytes.alnum[p[pos + 1]]) eligible = false;
+      if (p[pos] == '.' && pos + 1 < n && kBytes.alnum[p[pos + 1]]) glued_after = true;
     }
-    word = WordSpan{begin, pos, eligible};
+    word = WordSpan{begin, pos, !glued_before && !glued_after, glued_before, glued_after};
     pos_ = pos;
     return true;
   }
@@ -142,39 +202,91 @@ uint32_t Watermarker::Choice(const WatermarkKey& key, uint64_t context, uint32_t
   return best;
 }
 
-// Calls on_word(span, word, lower, ref, valid, context) for every word,
-// where ref is null unless the word is an eligible set member with at least
-// two valid members (context is then the previous word's fingerprint, else
-// 0). on_word returns the lower-case word that now stands there, which
-// becomes the next word's context; it must stay valid for one more call.
-template <typename OnWord>
-void Watermarker::Scan(std::string_view text, OnWord&& on_word) const {
+// Calls on_unit(unit, context) for every unit: a word, or two runs that
+// form a phrase or contraction member ("do not", "don't") where that member
+// fits. unit.ref is null unless the unit is an eligible member with at least
+// two fitting members; context is then the previous unit's fingerprint.
+// on_unit returns the lower-case unit that now stands there, which becomes
+// the next unit's context; it must stay valid for one more call.
+template <typename OnUnit>
+void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
   WordScanner scanner(text);
-  WordSpan span;
+  WordSpan span[2];
+  bool have[2];
+  have[0] = scanner.Next(span[0]);
+  have[1] = have[0] && scanner.Next(span[1]);
   char buffers[2][kMaxWordLength];
   int current = 0;
-  std::string_view prev;  // lower-case; a word longer than kMaxWordLength leaves ""
-  while (scanner.Next(span)) {
-    const std::string_view word = text.substr(span.begin, span.end - span.begin);
-    const WordRef* ref = nullptr;
-    uint8_t valid = 0;
-    uint64_t context = 0;
-    std::string_view lower;
+  std::string_view prev;  // lower-case previous unit; a word longer than kMaxWordLength leaves ""
+  size_t prev_end = 0;
+  bool first = true;
+  const auto lower_into = [&](std::string_view w, char* buf) {
+    for (size_t i = 0; i < w.size(); ++i) buf[i] = static_cast<char>(w[i] | 0x20);
+  };
+  while (have[0]) {
+    TextUnit unit{span[0].begin, span[0].end, {}, nullptr, 0, 1};
+    const std::string_view word = text.substr(span[0].begin, span[0].end - span[0].begin);
+    char* buf = buffers[current];
+    // Is the unit at `begin..end` (lower-case `lower`) an eligible member, and which members fit there?
+    const auto member = [&](std::string_view lower, size_t end, bool eligible) -> bool {
+      if (!eligible || !table_.MayContain(lower)) return false;
+      const WordRef* ref = table_.Find(lower);
+      if (ref == nullptr) return false;
+      const CaseShape shape = ShapeOf(text.substr(span[0].begin, end - span[0].begin));
+      if (shape == CaseShape::kOther) return false;
+      const SynonymSet& set = table_.set(ref->set);
+      uint8_t valid = ValidMembers(set, prev);
+      if (set.guarded) {
+        UnitContext ctx;
+        ctx.before = TokenBefore(text.substr(prev_end, span[0].begin - prev_end), first, prev);
+        ctx.after = TokenAfter(text.substr(end), ctx.after_is_name);
+        ctx.lower_case = shape == CaseShape::kLower;
+        valid &= set.Fitting(ctx);
+      }
+      if (!(valid >> ref->member & 1) || std::popcount(valid) < 2) return false;
+      unit.ref = ref;
+      unit.valid = valid;
+      unit.end = end;
+      unit.lower = lower;
+      return true;
+    };
+    bool is_member = false;
     if (word.size() <= kMaxWordLength) {
-      char* buf = buffers[current];
-      for (size_t i = 0; i < word.size(); ++i) buf[i] = static_cast<char>(word[i] | 0x20);
-      lower = std::string_view(buf, word.size());
-      if (span.eligible && word.size() > 1 && table_.MayContain(lower) && ShapeOf(word) != CaseShape::kOther) {
-        ref = table_.Find(lower);
-        if (ref != nullptr) {
-          valid = ValidMembers(table_.set(ref->set), prev);
-          if (!(valid >> ref->member & 1) || std::popcount(valid) < 2) ref = nullptr;
-          else context = Fingerprint(prev);
+      lower_into(word, buf);
+      const std::string_view lower(buf, word.size());
+      unit.lower = lower;
+      // A phrase ("do not") or contraction ("don't", "don’t") starting here.
+      if (have[1] && !span[0].glued_before && table_.MayStartUnit(lower)) {
+        const size_t gap = span[1].begin - span[0].end;
+        const char c = text[span[0].end];
+        const bool phrase = gap == 1 && c == ' ' && !span[0].glued_after && !span[1].glued_before;
+        const bool contraction = (gap == 1 && c == '\'') || (gap == 3 && text.compare(span[0].end, 3, "\xE2\x80\x99") == 0);
+        const std::string_view next = text.substr(span[1].begin, span[1].end - span[1].begin);
+        if ((phrase || contraction) && word.size() + 1 + next.size() <= kMaxWordLength) {
+          buf[word.size()] = phrase ? ' ' : '\'';
+          lower_into(next, buf + word.size() + 1);
+          if (table_.MayEndUnit(std::string_view(buf + word.size() + 1, next.size()))) {
+            is_member = member(std::string_view(buf, word.size() + 1 + next.size()), span[1].end, !span[1].glued_after);
+            if (is_member) unit.runs = 2;
+          }
         }
       }
+      if (!is_member) {
+        unit.lower = lower;
+        is_member = member(lower, span[0].end, span[0].eligible);
+      }
     }
-    prev = on_word(span, word, lower, ref, valid, context);
+    const uint64_t context = is_member ? Fingerprint(prev) : 0;
+    prev = on_unit(static_cast<const TextUnit&>(unit), context);
+    prev_end = unit.end;
+    first = false;
     current ^= 1;
+    // Advance past the unit's runs.
+    for (uint8_t r = 0; r < unit.runs; ++r) {
+      span[0] = span[1];
+      have[0] = have[1];
+      have[1] = have[0] && scanner.Next(span[1]);
+    }
   }
 }
 
@@ -191,42 +303,51 @@ void Watermarker::Mark(std::string_view text, const WatermarkKey& key, std::stri
   thread_local std::vector<Substitution> subs;
   subs.clear();
   MarkStats local;
-  Scan(text, [&](const WordSpan& span, std::string_view word, std::string_view lower, const WordRef* ref,
-                 uint8_t valid, uint64_t context) -> std::string_view {
-    ++local.words;
-    if (ref == nullptr) return lower;
+  Scan(text, [&](const TextUnit& unit, uint64_t context) -> std::string_view {
+    local.words += unit.runs;
+    if (unit.ref == nullptr) return unit.lower;
     ++local.eligible;
-    const uint32_t choice = Choice(key, context, ref->set, valid);
-    if (choice == ref->member) return lower;
-    const std::string& replacement = table_.set(ref->set).words[choice];
-    subs.push_back({span.begin, span.end, &replacement, ShapeOf(word)});
+    const uint32_t choice = Choice(key, context, unit.ref->set, unit.valid);
+    if (choice == unit.ref->member) return unit.lower;
+    const std::string& replacement = table_.set(unit.ref->set).words[choice];
+    subs.push_back({unit.begin, unit.end, &replacement, ShapeOf(text.substr(unit.begin, unit.end - unit.begin))});
     return replacement;
   });
   const auto budget = static_cast<size_t>(kMaxChangedShare * static_cast<double>(local.words));
   const size_t apply = std::min(budget, subs.size());
+  std::string_view apostrophe;  // looked up once, and only for a contraction
   out.reserve(out.size() + text.size() + 8 * apply);
   size_t copied = 0;
   for (size_t i = 0; i < apply; ++i) {
     out.append(text.substr(copied, subs[i].begin - copied));
-    AppendShaped(*subs[i].word, subs[i].shape, out);
+    if (apostrophe.empty() && subs[i].word->find('\'') != std::string::npos) apostrophe = ApostropheOf(text);
+    AppendShaped(*subs[i].word, subs[i].shape, apostrophe, out);
     copied = subs[i].end;
   }
   out.append(text.substr(copied));
   local.changed = apply;
+  local.capped = subs.size() - apply;
   if (stats != nullptr) {
     stats->words += local.words;
     stats->eligible += local.eligible;
     stats->changed += local.changed;
+    stats->capped += local.capped;
   }
 }
 
 void Watermarker::Observe(std::string_view text, std::vector<SlotObservation>& out) const {
-  Scan(text, [&](const WordSpan&, std::string_view, std::string_view lower, const WordRef* ref, uint8_t valid,
-                 uint64_t context) -> std::string_view {
-    if (ref != nullptr)
-      out.push_back(SlotObservation{SlotKey(context, table_.set(ref->set).fingerprint), context, ref->set, valid,
-                                    static_cast<uint8_t>(ref->member)});
-    return lower;
+  Scan(text, [&](const TextUnit& unit, uint64_t context) -> std::string_view {
+    if (unit.ref != nullptr)
+      out.push_back(SlotObservation{SlotKey(context, table_.set(unit.ref->set).fingerprint), context, unit.ref->set,
+                                    unit.valid, static_cast<uint8_t>(unit.ref->member)});
+    return unit.lower;
+  });
+}
+
+void Watermarker::Units(std::string_view text, std::vector<OwnedUnit>& out) const {
+  Scan(text, [&](const TextUnit& unit, uint64_t) -> std::string_view {
+    out.push_back(OwnedUnit{unit.begin, unit.end, std::string(unit.lower), unit.ref == nullptr ? -1 : static_cast<int>(unit.ref->set)});
+    return unit.lower;
   });
 }
 
