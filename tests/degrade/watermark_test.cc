@@ -348,6 +348,34 @@ TEST(Detector, UnmarkedTextGivesUniformPValuesOverKeys) {
   EXPECT_LE(below, 2000 * 0.05 * 1.3);
 }
 
+TEST(Detector, ReferenceCorrectedTestIsHonestAndFindsTheMark) {
+  // Null: text and reference fixed, key random; the reference-corrected
+  // p-value must not fall below alpha more often than alpha.
+  const Watermarker marker(Synonyms());
+  const std::string text = MixedAnswer(), reference = LongAnswer() + " " + testing::DilutedAnswer();
+  size_t below = 0;
+  for (uint64_t seed = 1; seed <= 1000; ++seed) {
+    const KeyRing ring = ExperimentKeys(seed, 1);
+    Detector d(marker, ring.Active());
+    d.AddReference(reference);
+    d.Add(text);
+    const Detection r = d.Finish();
+    ASSERT_TRUE(r.has_reference);
+    below += r.reference_p < 0.05;
+  }
+  EXPECT_LE(below, 1000 * 0.05 * 1.4);
+  EXPECT_GE(below, 1000 * 0.05 * 0.5);
+  // Marked text against the unmarked reference.
+  const WatermarkKey key = TestKey("marker", 9);
+  Detector d(marker, {&key});
+  d.AddReference(text);
+  d.Add(Mark(text, key));
+  EXPECT_LT(d.Finish().reference_p, 1e-4);
+  Detector plain(marker, {&key});
+  plain.Add(text);
+  EXPECT_FALSE(plain.Finish().has_reference);
+}
+
 TEST(Stats, UpperTailMatchesBruteForce) {
   // Poisson-binomial by direct convolution for small counts.
   for (const std::array<uint64_t, 5> slots : {std::array<uint64_t, 5>{0, 0, 7, 0, 0}, {0, 0, 5, 4, 3},

@@ -35,6 +35,7 @@ struct DetectArgs {
   std::string synonyms = degrade::DefaultSynonymsPath();
   std::vector<std::string> files;
   std::vector<std::string> served;
+  std::vector<std::string> reference;
   std::string jsonl_field;
   uint32_t min_occurrences = 1;
   bool json = false;
@@ -66,6 +67,12 @@ void PrintDetection(const std::string& name, const Detection& d, bool json) {
     w.Double(best.weighted_z, 3);
     w.Key("weighted_p");
     w.Raw(FormatP(d.weighted_p) == "<1e-300" ? "0" : FormatP(d.weighted_p));
+    if (d.has_reference) {
+      w.Key("reference_z");
+      w.Double(best.reference_z, 3);
+      w.Key("reference_p");
+      w.Raw(FormatP(d.reference_p) == "<1e-300" ? "0" : FormatP(d.reference_p));
+    }
     w.Key("best_key");
     w.String(best.key_id);
     w.Key("keys_tried");
@@ -74,10 +81,11 @@ void PrintDetection(const std::string& name, const Detection& d, bool json) {
     std::printf("%s\n", out.c_str());
     return;
   }
-  std::printf("%-32s %7lu %7lu %8.1f %6.3f %7.2f %10s %7.2f %10s  %s\n", name.c_str(),
-              static_cast<unsigned long>(d.slots), static_cast<unsigned long>(best.counts.hits),
-              best.counts.expected(), d.score(), best.test.z, FormatP(d.p_value).c_str(), best.weighted_z,
-              FormatP(d.weighted_p).c_str(), best.key_id.c_str());
+  std::printf("%-32s %7lu %7lu %8.1f %6.3f %7.2f %10s %7.2f %10s", name.c_str(), static_cast<unsigned long>(d.slots),
+              static_cast<unsigned long>(best.counts.hits), best.counts.expected(), d.score(), best.test.z,
+              FormatP(d.p_value).c_str(), best.weighted_z, FormatP(d.weighted_p).c_str());
+  if (d.has_reference) std::printf(" %7.2f %10s", best.reference_z, FormatP(d.reference_p).c_str());
+  std::printf("  %s\n", best.key_id.c_str());
 }
 
 // Calls f(text, name) for each document of `path`: the whole file, or with
@@ -136,10 +144,19 @@ int RunDetect(const DetectArgs& args) {
   }
   const degrade::Watermarker marker(synonyms.value());
   degrade::Detector doc(marker, active, args.min_occurrences), pooled(marker, active, args.min_occurrences);
-  if (!args.json)
-    std::printf("%-32s %7s %7s %8s %6s %7s %10s %7s %10s  %s\n", "document", "tokens", "hits", "expected", "score",
-                "z", "p", "w.z", "w.p", "best key");
   int rc = kExitOk;
+  for (const std::string& path : args.reference)
+    if (!ForEachDocument(path, args.jsonl_field, [&](std::string_view t, const std::string&) {
+          doc.AddReference(t);
+          pooled.AddReference(t);
+        }))
+      rc = kExitBadInput;
+  if (!args.json) {
+    std::printf("%-32s %7s %7s %8s %6s %7s %10s %7s %10s", "document", "tokens", "hits", "expected", "score", "z", "p",
+                "w.z", "w.p");
+    if (!args.reference.empty()) std::printf(" %7s %10s", "ref.z", "ref.p");
+    std::printf("  %s\n", "best key");
+  }
   if (!args.served.empty()) {
     std::vector<std::string> texts;
     for (const std::string& path : args.served)
@@ -227,12 +244,13 @@ int RunRadioactivity(const ExperimentArgs& args) {
   const auto rows = degrade::RunRadioactivity(answers.value(), marker, args.radio);
   std::printf("radioactivity: Kneser-Ney trigram students on %zu real answers, %zu words sampled from each,\n"
               "slots seen >= %u times, %zu control keys, seed %lu; 'served': only slots of the marked answers\n"
-              "(for 0%%: of a marked 10%% the student never saw)\n\n",
+              "(for 0%%: of a marked 10%% the student never saw); 'ref': shares compared with the unmarked answers\n\n",
               answers.value().size(), args.radio.sample_words, args.radio.min_occurrences, args.radio.control_keys,
               static_cast<unsigned long>(args.radio.seed));
-  std::printf("%8s %7s %9s %8s %7s %7s %9s %7s %10s %7s %10s | %18s %9s | %14s %7s %7s %10s %14s\n", "marked", "docs",
-              "train tok", "samples", "tokens", "hits", "expected", "z", "p", "w.z", "w.p", "control KS D (p)",
-              "ctrl<.001", "served tokens", "hits", "z", "p", "ctrl KS D (p)");
+  std::printf("%8s %7s %9s %8s %7s %7s %9s %7s %10s %7s %10s | %18s %9s | %14s %7s %7s %10s %14s | %7s %10s %14s %9s\n",
+              "marked", "docs", "train tok", "samples", "tokens", "hits", "expected", "z", "p", "w.z", "w.p",
+              "control KS D (p)", "ctrl<.001", "served tokens", "hits", "z", "p", "ctrl KS D (p)", "ref.z", "ref.p",
+              "ctrl KS D (p)", "ctrl<.001");
   for (const auto& r : rows) {
     const auto& k = r.marking_key.per_key[0];
     char ks[40];
@@ -240,13 +258,17 @@ int RunRadioactivity(const ExperimentArgs& args) {
     const auto& s = r.served_slots.per_key[0];
     char served_ks[40];
     std::snprintf(served_ks, sizeof(served_ks), "%.3f (%.2f)", r.served_control_ks.d, r.served_control_ks.p_value);
-    std::printf("%7.0f%% %7zu %9lu %8zu %7lu %7lu %9.1f %7.2f %10s %7.2f %10s | %18s %9zu | %14lu %7lu %7.2f %10s %14s\n",
+    char ref_ks[40];
+    std::snprintf(ref_ks, sizeof(ref_ks), "%.3f (%.2f)", r.reference_control_ks.d, r.reference_control_ks.p_value);
+    std::printf("%7.0f%% %7zu %9lu %8zu %7lu %7lu %9.1f %7.2f %10s %7.2f %10s | %18s %9zu | %14lu %7lu %7.2f %10s %14s | "
+                "%7.2f %10s %14s %9zu\n",
                 100 * r.fraction, r.marked_documents, static_cast<unsigned long>(r.training_tokens),
                 r.sample_documents, static_cast<unsigned long>(r.marking_key.slots),
                 static_cast<unsigned long>(k.counts.hits), k.counts.expected(), k.test.z,
                 FormatP(r.marking_key.p_value).c_str(), k.weighted_z, FormatP(r.marking_key.weighted_p).c_str(), ks,
                 r.control_below_001, static_cast<unsigned long>(r.served_slots.slots),
-                static_cast<unsigned long>(s.counts.hits), s.test.z, FormatP(r.served_slots.p_value).c_str(), served_ks);
+                static_cast<unsigned long>(s.counts.hits), s.test.z, FormatP(r.served_slots.p_value).c_str(), served_ks,
+                k.reference_z, FormatP(r.marking_key.reference_p).c_str(), ref_ks, r.reference_control_below_001);
   }
   return kExitOk;
 }
@@ -267,6 +289,9 @@ void RegisterWatermark(CLI::App& app, CommandSet& commands) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   d->add_option("--served", detect->served,
                 "marked texts the suspect could have harvested (same format as the inputs): test only their slots");
+  d->add_option("--reference", detect->reference,
+                "unmarked text from your own model on similar prompts (same format as the inputs): adds the "
+                "reference-corrected test");
   d->add_flag("--json", detect->json, "one JSON object per document");
   d->add_option("files", detect->files, "documents ('-': standard input)")->required();
   d->callback([detect, &commands] { commands.Set([detect] { return RunDetect(*detect); }); });

@@ -33,6 +33,12 @@ void Detector::Add(std::string_view text) {
   }
 }
 
+void Detector::AddReference(std::string_view text) {
+  scratch_.clear();
+  marker_.Observe(text, scratch_);
+  for (const SlotObservation& o : scratch_) ++reference_[o.slot][o.observed];
+}
+
 void Detector::Clear() {
   seen_.clear();
   unique_.clear();
@@ -50,12 +56,13 @@ Detection Detector::Finish(double u) const {
     if (n >= min_occurrences_ && (served_.empty() || served_.contains(unique_[i].slot))) kept.push_back(i);
   }
   d.slots = kept.size();
-  double best_p = 2, best_rand = 2, best_weighted = 2;
+  double best_p = 2, best_rand = 2, best_weighted = 2, best_reference = 2;
   for (size_t k = 0; k < keys_.size(); ++k) {
     const WatermarkKey* key = keys_[k];
     KeyScore s;
     s.key_id = key->id();
     double sum = 0, mean = 0, variance = 0;
+    double ref_sum = 0, ref_mean = 0, ref_variance = 0;
     for (uint32_t i : kept) {
       const SlotObservation& o = unique_[i];
       const uint32_t choice = marker_.Choice(*key, o.context, o.set, o.valid);
@@ -74,6 +81,32 @@ Detection Detector::Finish(double u) const {
       sum += uses[choice] / n;
       mean += m1;
       variance += m2 - m1 * m1;
+      if (!reference_.empty()) {
+        // Reference shares with add-one smoothing: a slot the reference
+        // never shows counts as uniform.
+        const auto it = reference_.find(o.slot);
+        double r_total = k;
+        std::array<double, kMaxSetSize> r{};
+        for (uint32_t j = 0; j < kMaxSetSize; ++j)
+          if (o.valid >> j & 1) {
+            r[j] = 1 + (it == reference_.end() ? 0 : it->second[j]);
+            r_total += r[j] - 1;
+          }
+        double d1 = 0, d2 = 0;
+        for (uint32_t j = 0; j < kMaxSetSize; ++j) {
+          if (!(o.valid >> j & 1)) continue;
+          const double d = uses[j] / n - r[j] / r_total;
+          d1 += d / k;
+          d2 += d * d / k;
+        }
+        ref_sum += uses[choice] / n - r[choice] / r_total;
+        ref_mean += d1;
+        ref_variance += d2 - d1 * d1;
+      }
+    }
+    if (ref_variance > 0) {
+      s.reference_z = (ref_sum - ref_mean) / std::sqrt(ref_variance);
+      s.reference_p = 0.5 * std::erfc(s.reference_z / std::sqrt(2.0));
     }
     if (variance > 0) {
       s.weighted_z = (sum - mean) / std::sqrt(variance);
@@ -90,11 +123,14 @@ Detection Detector::Finish(double u) const {
     }
     best_rand = std::min(best_rand, s.test.p_randomized);
     best_weighted = std::min(best_weighted, s.weighted_p);
+    best_reference = std::min(best_reference, s.reference_p);
     d.per_key.push_back(std::move(s));
   }
   d.p_value = SidakCorrect(std::min(best_p, 1.0), keys_.size());
   d.p_randomized = SidakCorrect(std::min(best_rand, 1.0), keys_.size());
   d.weighted_p = SidakCorrect(std::min(best_weighted, 1.0), keys_.size());
+  d.has_reference = !reference_.empty();
+  d.reference_p = SidakCorrect(std::min(best_reference, 1.0), keys_.size());
   return d;
 }
 

@@ -28,6 +28,13 @@ struct KeyScore {
   // student's preferences show in the shares rather than in one draw.
   double weighted_z = 0;
   double weighted_p = 1;
+  // With reference text (AddReference): the same test on the difference
+  // between each member's share here and in the reference, so that a
+  // member's natural popularity, which the key's choice is independent of,
+  // no longer adds variance. Under the null the choice is still a uniform
+  // draw among the slot's members, so the mean and variance stay exact.
+  double reference_z = 0;
+  double reference_p = 1;
 };
 
 struct Detection {
@@ -38,6 +45,8 @@ struct Detection {
   double p_value = 1;    // Sidak-corrected over the keys tried
   double p_randomized = 1;  // the same on randomized per-key p-values
   double weighted_p = 1;    // Sidak-corrected smallest weighted_p
+  double reference_p = 1;   // Sidak-corrected smallest reference_p (1 without reference)
+  bool has_reference = false;
   double score() const { return slots == 0 ? 0.0 : static_cast<double>(per_key[best].counts.hits) / slots; }
 };
 
@@ -64,6 +73,11 @@ class Detector {
   // document for a per-document test, or for every document of a corpus
   // before Finish for a pooled one.
   void Add(std::string_view text);
+  // Counts member use in `text`, written without the key: the provider's
+  // own model's unmarked answers to similar prompts. Used by the
+  // reference-corrected test only; it never changes which slots are tested.
+  void AddReference(std::string_view text);
+
   // `u` in [0, 1) breaks ties for the randomized p-value (derive it from the
   // document, e.g. a hash, to stay reproducible).
   Detection Finish(double u = 0.5) const;
@@ -79,6 +93,7 @@ class Detector {
   std::vector<std::array<uint32_t, kMaxSetSize>> uses_;  // per unique slot: occurrences of each member
   std::vector<SlotObservation> scratch_;
   uint64_t occurrences_ = 0;
+  boost::unordered_flat_map<uint64_t, std::array<uint32_t, kMaxSetSize>> reference_;  // slot -> member counts
 };
 
 }  // namespace moat::degrade

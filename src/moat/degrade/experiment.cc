@@ -203,6 +203,12 @@ std::vector<RadioactivityRow> RunRadioactivity(const std::vector<AnswerDoc>& ans
     for (const auto& k : controls.keys()) control_keys.push_back(&k);
     Detector with_controls(marker, control_keys, options.min_occurrences);
     Detector served_controls(marker, control_keys, options.min_occurrences);
+    // The teacher's own unmarked answers: what a provider gets by sampling
+    // its model without the mark.
+    for (const AnswerDoc& doc : answers) {
+      with_marking.AddReference(doc.text);
+      with_controls.AddReference(doc.text);
+    }
     served_controls.RestrictTo(ServedSlots(marker, served));
     uint64_t state = options.seed * 1000003 + static_cast<uint64_t>(fraction * 1000);
     while (row.sample_words < options.sample_words) {
@@ -223,6 +229,12 @@ std::vector<RadioactivityRow> RunRadioactivity(const std::vector<AnswerDoc>& ans
       row.control_below_001 += s.test.p_value < 0.001;
     }
     row.control_ks = KsUniform(p);
+    p.clear();
+    for (const KeyScore& s : c.per_key) {
+      p.push_back(s.reference_p);
+      row.reference_control_below_001 += s.reference_p < 0.001;
+    }
+    row.reference_control_ks = KsUniform(p);
     p.clear();
     for (const KeyScore& s : served_controls.Finish().per_key) p.push_back(s.test.p_randomized);
     row.served_control_ks = KsUniform(p);

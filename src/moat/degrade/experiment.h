@@ -76,7 +76,9 @@ struct RadioactivityRow {
   uint64_t training_tokens = 0;
   size_t sample_documents = 0;
   uint64_t sample_words = 0;
-  Detection marking_key;           // pooled over all samples, the key that marked
+  // Pooled over all samples, the key that marked; its reference-corrected
+  // test uses the unmarked answers as the teacher's own reference text.
+  Detection marking_key;
   // The same, on only the slots of the served marked answers (for 0%: a
   // marked 10% that the student never saw, as the null check).
   Detection served_slots;
@@ -84,6 +86,8 @@ struct RadioactivityRow {
   KsResult served_control_ks;  // control keys on the served slots
   KsResult control_ks;             // randomized p-values of the control keys on the same samples
   size_t control_below_001 = 0;
+  KsResult reference_control_ks;   // control keys' reference-corrected p-values
+  size_t reference_control_below_001 = 0;
 };
 
 std::vector<RadioactivityRow> RunRadioactivity(const std::vector<AnswerDoc>& answers, const Watermarker& marker,
