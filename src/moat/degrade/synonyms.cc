@@ -119,15 +119,10 @@ bool NeverBothFit(const std::vector<Guard>& x, const std::vector<Guard>& y) {
   return false;
 }
 
-bool Holds(const Guard& g, uint64_t token, bool is_name) {
-  const bool listed = std::binary_search(g.tokens.begin(), g.tokens.end(), token) || (g.names && is_name);
-  return listed != g.negate;
-}
-
 // True when a guard on the token after fails for `token`.
 bool Excludes(const std::vector<Guard>& guards, uint64_t token) {
   for (const Guard& g : guards)
-    if (g.after && !g.lower_only && !Holds(g, token, false)) return true;
+    if (g.after && !g.lower_only && !GuardHolds(g, token, false)) return true;
   return false;
 }
 
@@ -149,22 +144,6 @@ std::string_view PartOfSpeechName(PartOfSpeech pos) {
 }
 
 uint64_t Fingerprint(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
-
-uint8_t SynonymSet::Fitting(const UnitContext& ctx) const {
-  uint8_t fit = static_cast<uint8_t>((1u << words.size()) - 1);
-  if (!guarded) return fit;
-  for (size_t i = 0; i < words.size(); ++i)
-    for (const Guard& g : guards[i]) {
-      const bool ok = g.lower_only ? ctx.lower_case
-                      : g.after    ? Holds(g, ctx.after, ctx.after_is_name)
-                                   : Holds(g, ctx.before, false);
-      if (!ok) {
-        fit &= static_cast<uint8_t>(~(1u << i));
-        break;
-      }
-    }
-  return fit;
-}
 
 Result<SynonymTable> SynonymTable::Parse(std::string_view text, std::string_view source) {
   SynonymTable table;
@@ -228,6 +207,7 @@ Result<SynonymTable> SynonymTable::Parse(std::string_view text, std::string_view
       const std::string& w = set.words[i];
       if (!table.words_.emplace(w, WordRef{set_index, i}).second)
         return Status::Error(where() + "'" + w + "' is already in another set");
+      if (w.size() <= 8) table.short_words_.emplace(Pack(w), WordRef{set_index, i});
       set.word_fingerprints.push_back(Fingerprint(w));
       table.first_[w.size()] |= 1u << (w.front() - 'a');
       table.last_[w.size()] |= 1u << (w.back() - 'a');
@@ -236,6 +216,8 @@ Result<SynonymTable> SynonymTable::Parse(std::string_view text, std::string_view
         table.unit_first_[first.size()] |= 1u << (first.front() - 'a');
         table.unit_last_[first.size()] |= 1u << (first.back() - 'a');
         const std::string_view second = std::string_view(w).substr(first.size() + 1);
+        table.unit_first_codes_.insert(Pack(first));
+        table.unit_second_codes_.insert(Pack(second));
         table.unit_second_first_[second.size()] |= 1u << (second.front() - 'a');
         table.unit_second_last_[second.size()] |= 1u << (second.back() - 'a');
       }
@@ -316,6 +298,10 @@ Result<SynonymTable> SynonymTable::Load(const std::string& path) {
 }
 
 const WordRef* SynonymTable::Find(std::string_view lower) const {
+  if (lower.size() <= 8) {
+    const auto it = short_words_.find(Pack(lower));
+    return it == short_words_.end() ? nullptr : &it->second;
+  }
   const auto it = words_.find(lower);
   return it == words_.end() ? nullptr : &it->second;
 }

@@ -10,12 +10,14 @@
 // the text must be one of them, or the slot is not eligible.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "moat/core/status.h"
 
@@ -60,13 +62,11 @@ struct Guard {
   bool names = false;   // "NAME" listed: any capitalised word after the unit
 };
 
-// What the guards look at, computed once per unit from the text around it.
-struct UnitContext {
-  uint64_t before = 0;  // Fingerprint of the token before
-  uint64_t after = 0;   // Fingerprint of the token after
-  bool after_is_name = false;
-  bool lower_case = false;  // the unit as written
-};
+// Whether `token` (a Fingerprint) satisfies a token guard.
+inline bool GuardHolds(const Guard& g, uint64_t token, bool is_name) {
+  const bool listed = std::binary_search(g.tokens.begin(), g.tokens.end(), token) || (g.names && is_name);
+  return listed != g.negate;
+}
 
 struct SynonymSet {
   PartOfSpeech pos = PartOfSpeech::kNoun;
@@ -80,8 +80,18 @@ struct SynonymSet {
   // Bit i set: words[i] is a contraction (written with the text's apostrophe).
   uint8_t contraction = 0;
 
-  // Members whose guards hold in `ctx`.
-  uint8_t Fitting(const UnitContext& ctx) const;
+  // Whether member i's guards hold. `Context` supplies before(), after(),
+  // after_is_name() and lower_case(), computed only when a guard asks.
+  template <typename Context>
+  bool Fits(size_t i, Context& ctx) const {
+    for (const Guard& g : guards[i]) {
+      const bool ok = g.lower_only ? ctx.lower_case()
+                      : g.after    ? GuardHolds(g, ctx.after(), ctx.after_is_name())
+                                   : GuardHolds(g, ctx.before(), false);
+      if (!ok) return false;
+    }
+    return true;
+  }
 };
 
 struct WordRef {
@@ -104,14 +114,26 @@ class SynonymTable {
   bool MayContain(std::string_view lower) const { return Filter(first_, last_, lower); }
   // False when `lower` cannot be the first word of a two-word or contracted
   // member: the marker then does not look at the next word.
-  bool MayStartUnit(std::string_view lower) const { return Filter(unit_first_, unit_last_, lower); }
+  bool MayStartUnit(std::string_view lower) const {
+    return Filter(unit_first_, unit_last_, lower) && (lower.size() > 8 || unit_first_codes_.contains(Pack(lower)));
+  }
   // The same for the word after the space or apostrophe ("not", "t").
-  bool MayEndUnit(std::string_view lower) const { return Filter(unit_second_first_, unit_second_last_, lower); }
+  bool MayEndUnit(std::string_view lower) const {
+    return Filter(unit_second_first_, unit_second_last_, lower) &&
+           (lower.size() > 8 || unit_second_codes_.contains(Pack(lower)));
+  }
   const SynonymSet& set(uint32_t i) const { return sets_[i]; }
   size_t size() const { return sets_.size(); }
   size_t word_count() const { return words_.size(); }
 
  private:
+  // Up to 8 bytes as one integer: an exact, hash-free key for short words.
+  static uint64_t Pack(std::string_view w) {
+    uint64_t code = 0;
+    const size_t n = w.size() < 8 ? w.size() : 8;
+    for (size_t i = 0; i < n; ++i) code |= static_cast<uint64_t>(static_cast<unsigned char>(w[i])) << (8 * i);
+    return code;
+  }
   using Bits = uint32_t[kMaxWordLength + 1];  // by length: bit per letter
   static bool Filter(const Bits& first, const Bits& last, std::string_view w) {
     if (w.size() > kMaxWordLength || w.empty()) return false;
@@ -127,6 +149,8 @@ class SynonymTable {
   Bits unit_first_ = {}, unit_last_ = {};                // first words of phrases and contractions
   Bits unit_second_first_ = {}, unit_second_last_ = {};  // their second words
   boost::unordered_flat_map<std::string, WordRef, Hash, std::equal_to<>> words_;
+  boost::unordered_flat_map<uint64_t, WordRef> short_words_;  // members of up to 8 bytes, by Pack
+  boost::unordered_flat_set<uint64_t> unit_first_codes_, unit_second_codes_;
 };
 
 // data/watermark/synonyms.tsv in the source tree.

@@ -128,6 +128,32 @@ uint8_t ValidMembers(const SynonymSet& set, std::string_view prev_lower) {
   return all;
 }
 
+// The tokens around a unit, read on first use.
+class LazyContext {
+ public:
+  LazyContext(std::string_view gap, std::string_view rest, std::string_view prev, bool first_unit, bool lower_case)
+      : gap_(gap), rest_(rest), prev_(prev), first_unit_(first_unit), lower_case_(lower_case) {}
+  uint64_t before() {
+    if (!has_before_) before_ = TokenBefore(gap_, first_unit_, prev_), has_before_ = true;
+    return before_;
+  }
+  uint64_t after() {
+    if (!has_after_) after_ = TokenAfter(rest_, after_is_name_), has_after_ = true;
+    return after_;
+  }
+  bool after_is_name() {
+    after();
+    return after_is_name_;
+  }
+  bool lower_case() const { return lower_case_; }
+
+ private:
+  std::string_view gap_, rest_, prev_;
+  bool first_unit_, lower_case_;
+  bool has_before_ = false, has_after_ = false, after_is_name_ = false;
+  uint64_t before_ = 0, after_ = 0;
+};
+
 }  // namespace
 
 bool WordScanner::Next(WordSpan& word) {
@@ -236,14 +262,17 @@ void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
       if (shape == CaseShape::kOther) return false;
       const SynonymSet& set = table_.set(ref->set);
       uint8_t valid = ValidMembers(set, prev);
+      if (!(valid >> ref->member & 1)) return false;
       if (set.guarded) {
-        UnitContext ctx;
-        ctx.before = TokenBefore(text.substr(prev_end, span[0].begin - prev_end), first, prev);
-        ctx.after = TokenAfter(text.substr(end), ctx.after_is_name);
-        ctx.lower_case = shape == CaseShape::kLower;
-        valid &= set.Fitting(ctx);
+        // The unit's own member first: most guarded words fail there, and
+        // the tokens around it are only read when a guard asks.
+        LazyContext ctx{text.substr(prev_end, span[0].begin - prev_end), text.substr(end), prev, first,
+                        shape == CaseShape::kLower};
+        if (!set.Fits(ref->member, ctx)) return false;
+        for (uint32_t i = 0; i < set.words.size(); ++i)
+          if (i != ref->member && (valid >> i & 1) && !set.Fits(i, ctx)) valid &= static_cast<uint8_t>(~(1u << i));
       }
-      if (!(valid >> ref->member & 1) || std::popcount(valid) < 2) return false;
+      if (std::popcount(valid) < 2) return false;
       unit.ref = ref;
       unit.valid = valid;
       unit.end = end;
