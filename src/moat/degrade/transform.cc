@@ -216,6 +216,12 @@ Result<std::string> Transformer::Transform(std::string_view json, Mode mode, Tra
   thread_local std::string padded;
   padded.assign(json);
   padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  // On-demand parsing checks only what the walk reads, and the walk skips
+  // numbers, literals and opaque values: validate the whole text first, so
+  // nothing that is not JSON comes back as if it were (about 1 us per 4 KB).
+  thread_local simdjson::dom::parser validator;
+  if (auto e = validator.parse(padded.data(), json.size(), false).error())
+    return Status::Error(std::string("transform: response is not JSON: ") + simdjson::error_message(e));
   std::vector<Edit> edits;
   od::document doc;
   if (auto e = parser.iterate(padded.data(), json.size(), padded.size()).get(doc))
