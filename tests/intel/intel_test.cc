@@ -7,6 +7,7 @@
 #include "moat/core/time.h"
 #include "moat/intel/bundle.h"
 #include "moat/intel/keyed.h"
+#include "moat/intel/ledger.h"
 #include "moat/intel/matcher.h"
 #include "moat/intel/taxii.h"
 #include "moat/score/scorer.h"
@@ -234,6 +235,167 @@ TEST(Matcher, TrustFallsWhenMatchesLookBenignLocally) {
   EXPECT_NE(s.find("\"count\":31"), std::string::npos);
 }
 
+TEST(Matcher, OnlyTheLatestVersionOfAnIndicatorCounts) {
+  ExportOptions o;
+  o.producer = "provider-a";
+  auto older = OneCampaign();
+  auto newer = OneCampaign();
+  newer[0].modified_floor = newer[0].last_seen + kMicrosPerHour;
+  newer[0].indicators[0].confidence = 40;
+  // A pulled feed holds both versions, the newer first here: order must not matter.
+  const std::string b_new = BuildBundle(newer, kKey, o), b_old = BuildBundle(older, kKey, o);
+  const std::string feed = "{\"objects\":[" + b_new.substr(b_new.find('[') + 1, b_new.rfind(']') - b_new.find('[') - 1) +
+                           "," + b_old.substr(b_old.find('[') + 1, b_old.rfind(']') - b_old.find('[') - 1) + "]}";
+  auto parsed = ParseIndicators(feed);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_EQ(parsed.value().size(), 2u);
+  EXPECT_NEAR(parsed.value()[0].confidence, 0.4, 1e-9);
+}
+
+// Trust learned before a restart comes back from the saved state, and
+// replaying the same exchanges after it (what serve's journal replay does)
+// changes nothing.
+TEST(Matcher, TrustStateSurvivesAReloadAndAReplay) {
+  ExportOptions o;
+  o.producer = "provider-a";
+  auto parsed = ParseIndicators(BuildBundle(OneCampaign(), kKey, o));
+  ASSERT_TRUE(parsed.ok());
+  IndicatorMatcher m({kKey}, parsed.value());
+  Exchange x;
+  x.ip = "198.51.100.9";
+  x.Set(Field::kIp);
+  score::ScoreResult clean, bad;
+  bad.score = 0.9;
+  auto run = [&](PartnerEvidenceSource& src) {
+    for (int i = 0; i < 12; ++i) {
+      x.account_id = "acct_" + std::to_string(i);
+      src.Observe(x);
+      (void)src.Evidence(x.account_id, i < 3 ? bad : clean, 50);
+    }
+  };
+  PartnerEvidenceSource before(m);
+  run(before);
+  const auto trust = before.Trust();
+  ASSERT_EQ(trust.size(), 1u);
+  EXPECT_EQ(trust[0].confirmed, 3u);
+  EXPECT_EQ(trust[0].contradicted, 9u);
+  const std::string state = before.SaveState();
+  EXPECT_EQ(state.find("198.51.100"), std::string::npos);
+
+  PartnerEvidenceSource after(m);
+  ASSERT_TRUE(after.LoadState(state).ok());
+  auto reloaded = after.Trust();
+  ASSERT_EQ(reloaded.size(), 1u);
+  EXPECT_EQ(reloaded[0].confirmed, 3u);
+  EXPECT_EQ(reloaded[0].contradicted, 9u);
+  EXPECT_DOUBLE_EQ(reloaded[0].trust, trust[0].trust);
+  EXPECT_EQ(after.IndicatorTrust(), before.IndicatorTrust());
+  run(after);  // the replay
+  reloaded = after.Trust();
+  EXPECT_EQ(reloaded[0].confirmed, 3u);
+  EXPECT_EQ(reloaded[0].contradicted, 9u);
+  EXPECT_EQ(after.SaveState(), state);
+  // A fresh source without the state starts from the prior.
+  PartnerEvidenceSource fresh(m);
+  EXPECT_DOUBLE_EQ(fresh.Trust()[0].trust, 0.7);
+
+  PartnerEvidenceSource broken(m);
+  const Status st = broken.LoadState(R"({"version":1,"accounts":[{"account":"a","judged":"maybe","indicators":[]}]})");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("accounts[0]"), std::string::npos) << st.message();
+}
+
+// A match that comes after the account was judged carries the judgement too:
+// the counts depend on what each account matched, not on the order, which
+// is what lets SaveState rebuild them.
+TEST(Matcher, ALaterMatchOfAJudgedAccountCountsToo) {
+  auto campaigns = OneCampaign();
+  Indicator ip = campaigns[0].indicators[0];
+  ip.kind = Kind::kIp;
+  ip.digest = Digest(kKey, Kind::kIp, "198.51.100.9");
+  campaigns[0].indicators.push_back(ip);
+  ExportOptions o;
+  o.producer = "provider-a";
+  auto parsed = ParseIndicators(BuildBundle(campaigns, kKey, o));
+  ASSERT_TRUE(parsed.ok());
+  IndicatorMatcher m({kKey}, parsed.value());
+  PartnerEvidenceSource src(m);
+  score::ScoreResult bad;
+  bad.score = 0.9;
+  Exchange x;
+  x.account_id = "acct_1";
+  x.ip = "198.51.100.200";  // the subnet only
+  x.Set(Field::kIp);
+  src.Observe(x);
+  (void)src.Evidence(x.account_id, bad, 5);  // confirmed
+  EXPECT_EQ(src.IndicatorTrust().size(), 1u);
+  x.ip = "198.51.100.9";  // now the address too
+  src.Observe(x);
+  const auto trust = src.IndicatorTrust();
+  ASSERT_EQ(trust.size(), 2u);
+  for (const auto& [id, t] : trust) EXPECT_NEAR(t, (0.7 * 4 + 1) / 5, 1e-9) << id;
+  EXPECT_EQ(src.Trust()[0].confirmed, 1u);  // one account, one partner: counted once
+  PartnerEvidenceSource restored(m);
+  ASSERT_TRUE(restored.LoadState(src.SaveState()).ok());
+  EXPECT_EQ(restored.IndicatorTrust(), trust);
+  EXPECT_EQ(restored.Trust()[0].confirmed, 1u);
+}
+
+// --- Live export ledger ----------------------------------------------------------
+
+TEST(Ledger, RepublishesOnlyChangedCampaignsAsNewerVersions) {
+  ExportOptions o;
+  o.producer = "provider-a";
+  auto campaigns = OneCampaign();
+  CampaignIntel second = campaigns[0];
+  second.local_id = "cmp-acct_000077";
+  campaigns.push_back(second);
+  PublishLedger ledger;
+  auto first = ledger.Changed(campaigns, kKey, o);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].modified_floor, 0);
+  ledger.Record(first, kKey, o);
+  EXPECT_TRUE(ledger.Changed(campaigns, kKey, o).empty());
+
+  // One campaign gains an account but no newer exchange: its content
+  // changed, its data's last_seen did not. It alone is republished, newer.
+  campaigns[1].indicators[0].accounts += 1;
+  auto changed = ledger.Changed(campaigns, kKey, o);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].local_id, "cmp-acct_000077");
+  EXPECT_GT(changed[0].modified_floor, campaigns[1].last_seen);
+  const std::string b = BuildBundle(changed, kKey, o);
+  EXPECT_TRUE(CheckBundle(b, RawValues{}).ok());
+  EXPECT_EQ(b.find("\"modified\":\"2026-02-03T00:00:00.000Z\""), std::string::npos);  // nothing at the old version
+  EXPECT_NE(b.find("\"modified\":\"2026-02-03T00:00:00.001Z\""), std::string::npos);
+  ledger.Record(changed, kKey, o);
+
+  PublishLedger reloaded;
+  ASSERT_TRUE(reloaded.Load(ledger.Save()).ok());
+  EXPECT_EQ(reloaded.size(), 2u);
+  EXPECT_TRUE(reloaded.Changed(campaigns, kKey, o).empty());
+  campaigns[1].indicators[0].accounts += 1;
+  auto again = reloaded.Changed(campaigns, kKey, o);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_GT(again[0].modified_floor, changed[0].modified_floor);
+  EXPECT_EQ(ledger.Save().find("acct_"), std::string::npos);
+  EXPECT_FALSE(reloaded.Load("{\"version\":2}").ok());
+}
+
+TEST(Bundle, SummaryCountsWhatTheAuditRecords) {
+  ExportOptions o;
+  const std::string b = BuildBundle(OneCampaign(), kKey, o);
+  auto s = SummarizeBundle(b);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s.value().sha256, Sha256Hex(b));
+  EXPECT_EQ(s.value().bundle_id.rfind("bundle--", 0), 0u);
+  EXPECT_EQ(s.value().objects.at("indicator"), 2u);
+  EXPECT_EQ(s.value().indicators_by_kind.at("template"), 1u);
+  EXPECT_EQ(KeyIdsJson(s.value()), "[\"k1\"]");
+  EXPECT_NE(CountsJson(s.value()).find("\"indicators_by_kind\":{\"subnet\":1,\"template\":1}"), std::string::npos);
+  EXPECT_FALSE(SummarizeBundle("not json").ok());
+}
+
 TEST(Score, PartnerEvidenceAloneNeverReachesExtraction) {
   score::DetectorConfig cfg;
   features::AccountState st;
@@ -367,6 +529,26 @@ TEST_F(TaxiiFixture, AddPaginateFilterVersionsAndPersist) {
   TaxiiResponse m = t.Handle(Req("GET", col + "manifest/", b, "match[id]=" + id3));
   EXPECT_NE(m.body.find("date_added"), std::string::npos);
   EXPECT_EQ(t.Handle(Req("GET", col + "objects/", b, "added_after=yesterday")).status, 400);
+}
+
+TEST_F(TaxiiFixture, PublishAddsAsTheOperatorOncePerVersion) {
+  auto s = TaxiiServer::Open(Config(), [&] { return now; });
+  ASSERT_TRUE(s.ok());
+  TaxiiServer& t = *s.value();
+  const std::string id = "11111111-2222-4333-8444-555555555555";
+  auto added = t.Publish(id, Envelope(0, 3));
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  EXPECT_EQ(added.value(), 3u);
+  EXPECT_EQ(t.Publish(id, Envelope(0, 3)).value(), 0u);  // already held
+  EXPECT_EQ(t.Publish(id, Envelope(2, 3, "2026-02-05T00:00:00.000Z")).value(), 1u);  // a new version
+  // Partners read what was published.
+  const TaxiiResponse r =
+      t.Handle(Req("GET", "/moat/collections/" + id + "/objects/", "Basic " + Base64("bee:pw")));
+  EXPECT_NE(r.body.find("indicator--00000000-0000-4000-8000-000000000002"), std::string::npos);
+  auto unknown = t.Publish("99999999-2222-4333-8444-555555555555", Envelope(0, 1));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("99999999"), std::string::npos);
+  EXPECT_FALSE(t.Publish(id, "[]").ok());
 }
 
 TEST_F(TaxiiFixture, ClientRetriesThroughAnOutageAndResumes) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
 #include <thread>
 
 #include "moat/serve/http_client.h"
@@ -220,6 +221,21 @@ TEST_F(HttpServerTest, StopWithOpenConnectionsReturns) {
   ASSERT_TRUE(c2->SendRaw("GET /hel").ok());  // half a request in flight
   server_->Stop();
   EXPECT_FALSE(c1->Call("GET", "/hello").ok());
+}
+
+// The client's timeout once only set SO_RCVTIMEO, which asio's blocking reads
+// ignore (they poll without a limit): a silent server hung the caller.
+TEST(HttpClientTimeout, ASilentServerFailsTheCallInTime) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor mute(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto begun = std::chrono::steady_clock::now();
+  auto c = HttpClient::Connect({"127.0.0.1", mute.local_endpoint().port()},
+                               std::chrono::milliseconds(200));
+  ASSERT_TRUE(c.ok()) << c.status().message();  // the kernel accepts; nobody answers
+  auto r = c.value()->Call("GET", "/hello");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - begun, std::chrono::seconds(3));
 }
 
 }  // namespace

@@ -166,12 +166,16 @@ TEST_F(StoreTest, AuditRowsAreAppendOnly) {
     o.account_id = "a";
     o.action = "allow";
     ASSERT_TRUE(s->AppendOverride(o).ok());
+    ExportRecord e;
+    e.bundle_id = "bundle--1";
+    ASSERT_TRUE(s->AppendExport(e).ok());
   }
   const std::pair<const char*, const char*> tables[] = {
       {"actions", "new_action = 'allow'"},
       {"appeals", "text = 'edited'"},
       {"appeal_events", "status = 'granted'"},
       {"overrides", "until = 0"},
+      {"intel_exports", "recipient = 'someone else'"},
   };
   for (auto [table, set] : tables) {
     EXPECT_NE(RawExec(std::string("UPDATE ") + table + " SET " + set).find(std::string(table) + " is append-only"),
@@ -201,6 +205,52 @@ TEST_F(StoreTest, ReopenKeepsEverything) {
   EXPECT_EQ(s->Counts().value().actions, 2500);
   EXPECT_EQ(s->AccountHistory("acct-7").value().size(), 50u);
   EXPECT_EQ(s->LoadCheckpoint("engine").value()->position, "pos-7");
+}
+
+TEST_F(StoreTest, ExportsAreRecordedOldestFirst) {
+  auto s = MustOpen();
+  for (int i = 0; i < 3; ++i) {
+    ExportRecord e;
+    e.bundle_id = "bundle--" + std::to_string(i);
+    e.sha256 = std::string(64, 'a' + i);
+    e.producer = "provider-a";
+    e.recipient = "provider-b";
+    e.collection = "c0ffee";
+    e.destination = "taxii:c0ffee";
+    e.key_ids_json = R"(["k1"])";
+    e.counts_json = R"({"objects":{"indicator":)" + std::to_string(i) + "}}";
+    e.actor = "moat serve";
+    ASSERT_TRUE(s->AppendExport(e).ok());
+  }
+  auto all = s->Exports();
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all.value().size(), 3u);
+  EXPECT_EQ(all.value()[0].bundle_id, "bundle--0");
+  EXPECT_EQ(all.value()[2].counts_json, R"({"objects":{"indicator":2}})");
+  EXPECT_EQ(all.value()[2].key_ids_json, R"(["k1"])");
+  EXPECT_EQ(all.value()[2].destination, "taxii:c0ffee");
+  EXPECT_GT(all.value()[2].wall_time, 0);
+  auto last = s->Exports(1);
+  ASSERT_EQ(last.value().size(), 1u);
+  EXPECT_EQ(last.value()[0].bundle_id, "bundle--2");
+  EXPECT_EQ(s->Counts().value().exports, 3);
+}
+
+TEST_F(StoreTest, MigratesAVersionOneStoreKeepingItsRows) {
+  {
+    auto s = MustOpen();
+    ASSERT_TRUE(s->AppendAction(Action("a", "allow", "block", 1)).ok());
+  }
+  // What a build of schema version 1 left: no intel_exports table.
+  ASSERT_EQ(RawExec("DROP TRIGGER intel_exports_append_only_u; DROP TRIGGER intel_exports_append_only_d; "
+                    "DROP TABLE intel_exports; PRAGMA user_version = 1"),
+            "");
+  auto s = MustOpen();
+  EXPECT_EQ(s->Counts().value().actions, 1);
+  ExportRecord e;
+  e.bundle_id = "bundle--after-migration";
+  ASSERT_TRUE(s->AppendExport(e).ok());
+  EXPECT_EQ(s->Exports().value().size(), 1u);
 }
 
 TEST_F(StoreTest, RefusesFilesThatAreNotAMoatStore) {

@@ -28,6 +28,7 @@
 #include "moat/intel/matcher.h"
 #include "moat/intel/taxii.h"
 #include "moat/score/config_file.h"
+#include "moat/serve/intel_live.h"
 #include "moat/serve/taxii_routes.h"
 #include "moat/sim/simulate.h"
 
@@ -66,6 +67,7 @@ int Fail(const char* cmd, const Status& st, int code) {
 
 struct ExportArgs {
   std::string scan_dir, out, key_path, audit, recipient = "coalition", tlp = "amber";
+  std::string store;  // audit store (moat serve's audit.db) to record the export in, when set
   std::vector<std::string> logs;
   intel::ExportOptions options;
 };
@@ -100,11 +102,23 @@ int RunExport(ExportArgs& a) {
   if (!tlp) return Fail("export", Status::Error("--tlp must be clear, green, amber, amber+strict or red"), kExitBadInput);
   a.options.tlp = *tlp;
   if (a.audit.empty()) a.audit = (fs::path(a.out).parent_path() / "intel-audit.jsonl").string();
+  // Opened first: an export the store cannot record does not leave.
+  std::unique_ptr<store::Store> audit_store;
+  if (!a.store.empty()) {
+    auto opened = store::Store::Open(a.store);
+    if (!opened.ok()) return Fail("export", opened.status(), kExitBadInput);
+    audit_store = std::move(opened.value());
+  }
+  const std::string recipient = a.options.red_recipient.empty() ? a.recipient : a.options.red_recipient;
   size_t n = 0;
-  if (Status st = ExportBundle(a.scan_dir, a.logs, key.value(), a.options, a.out, a.audit,
-                               a.options.red_recipient.empty() ? a.recipient : a.options.red_recipient, nullptr, &n);
+  std::string bundle;
+  if (Status st = ExportBundle(a.scan_dir, a.logs, key.value(), a.options, a.out, a.audit, recipient, &bundle, &n);
       !st.ok())
     return Fail("export", st, kExitFailure);
+  if (audit_store) {
+    auto id = serve::RecordExport(*audit_store, bundle, a.options.producer, recipient, "", a.out, "moat intel export");
+    if (!id.ok()) return Fail("export", id.status(), kExitFailure);
+  }
   std::fprintf(stderr, "moat intel export: %zu indicators to %s (audit: %s)\n", n, a.out.c_str(), a.audit.c_str());
   return kExitOk;
 }
@@ -114,10 +128,11 @@ int RunExport(ExportArgs& a) {
 struct ClientArgs {
   std::string server, collection, api_root = "/moat/", token, user, password;
   std::string bundle, out, state;
+  std::string ca_file;  // https: trust this CA (PEM) instead of the system store
 };
 
 Result<intel::TaxiiClient> MakeClient(const ClientArgs& a) {
-  auto transport = serve::TaxiiHttpTransport(a.server);
+  auto transport = serve::TaxiiHttpTransport(a.server, a.ca_file);
   if (!transport.ok()) return transport.status();
   intel::TaxiiClientOptions o;
   o.api_root = a.api_root;
@@ -259,18 +274,27 @@ int RunIntelScan(const ScanArgs& a) {
 
 std::atomic<bool> g_stop{false};
 
-int RunTaxiiServer(const std::string& config_path, const std::string& address, uint16_t port) {
-  auto config = intel::LoadTaxiiConfig(config_path);
+struct TaxiiArgs {
+  std::string config_path, address = "127.0.0.1";
+  uint16_t port = 8470;
+  std::string tls_cert, tls_key;  // HTTPS only, when both are set
+};
+
+int RunTaxiiServer(const TaxiiArgs& a) {
+  auto config = intel::LoadTaxiiConfig(a.config_path);
   if (!config.ok()) return Fail("taxii", config.status(), kExitBadInput);
   auto taxii = intel::TaxiiServer::Open(std::move(config.value()), WallNow);
   if (!taxii.ok()) return Fail("taxii", taxii.status(), kExitBadInput);
   serve::ServerOptions so;
-  so.address = address;
-  so.port = port;
+  so.address = a.address;
+  so.port = a.port;
+  so.tls_cert_file = a.tls_cert;
+  so.tls_key_file = a.tls_key;
   serve::HttpServer http(so);
   serve::MountTaxii(http, *taxii.value());
   if (Status st = http.Start(); !st.ok()) return Fail("taxii", st, kExitFailure);
-  std::fprintf(stderr, "moat intel taxii: serving /taxii2/ on http://%s:%u\n", address.c_str(), http.port());
+  std::fprintf(stderr, "moat intel taxii: serving /taxii2/ on %s://%s:%u\n", a.tls_cert.empty() ? "http" : "https",
+               a.address.c_str(), http.port());
   std::signal(SIGINT, [](int) { g_stop = true; });
   std::signal(SIGTERM, [](int) { g_stop = true; });
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -301,6 +325,7 @@ void RegisterIntel(CLI::App& app, CommandSet& commands) {
                 "also export indicators below the k floor, marked TLP:RED, for this one partner");
   e->add_option("--recipient", ex->recipient, "who the bundle is for (audit)")->capture_default_str();
   e->add_option("--audit", ex->audit, "audit file (JSON Lines); default: intel-audit.jsonl beside --out");
+  e->add_option("--store", ex->store, "also record the export in this audit store (e.g. moat serve's audit.db)");
   e->callback([ex, &commands] { commands.Set([ex] { return RunExport(*ex); }); });
 
   auto push = std::make_shared<ClientArgs>();
@@ -308,7 +333,10 @@ void RegisterIntel(CLI::App& app, CommandSet& commands) {
   for (auto [name, args, what] : {std::tuple{"push", push, "push a bundle to a partner's TAXII collection"},
                                   std::tuple{"pull", pull, "pull new objects from a partner's TAXII collection"}}) {
     CLI::App* c = intel->add_subcommand(name, what);
-    c->add_option("--server", args->server, "http://HOST:PORT of the TAXII server")->required();
+    c->add_option("--server", args->server, "http://HOST:PORT or https://HOST[:PORT] of the TAXII server")
+        ->required();
+    c->add_option("--ca-file", args->ca_file,
+                  "https: trust the server's certificate when it chains to this CA (PEM); default: system CAs");
     c->add_option("--collection", args->collection, "collection id")->required();
     c->add_option("--api-root", args->api_root, "API root path")->capture_default_str();
     c->add_option("--token", args->token, "bearer token");
@@ -334,14 +362,16 @@ void RegisterIntel(CLI::App& app, CommandSet& commands) {
   s->add_option("--config", sc->config, "detector config (TOML)");
   s->callback([sc, &commands] { commands.Set([sc] { return RunIntelScan(*sc); }); });
 
-  auto tx = std::make_shared<std::tuple<std::string, std::string, uint16_t>>("", "127.0.0.1", 8470);
+  auto tx = std::make_shared<TaxiiArgs>();
   CLI::App* t = intel->add_subcommand("taxii", "run a TAXII 2.1 server for partners");
-  t->add_option("--config", std::get<0>(*tx), "server config (JSON: partners, collections, store_dir)")->required();
-  t->add_option("--address", std::get<1>(*tx), "listen address")->capture_default_str();
-  t->add_option("--port", std::get<2>(*tx), "listen port")->capture_default_str();
-  t->callback([tx, &commands] {
-    commands.Set([tx] { return RunTaxiiServer(std::get<0>(*tx), std::get<1>(*tx), std::get<2>(*tx)); });
-  });
+  t->add_option("--config", tx->config_path, "server config (JSON: partners, collections, store_dir)")->required();
+  t->add_option("--address", tx->address, "listen address")->capture_default_str();
+  t->add_option("--port", tx->port, "listen port")->capture_default_str();
+  auto* tls_cert = t->add_option("--tls-cert", tx->tls_cert, "serve HTTPS only: certificate chain (PEM, leaf first)");
+  auto* tls_key = t->add_option("--tls-key", tx->tls_key, "private key of --tls-cert (PEM)");
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  t->callback([tx, &commands] { commands.Set([tx] { return RunTaxiiServer(*tx); }); });
 
   struct DemoArgs {
     std::string out = "out/intel-demo";
@@ -547,9 +577,9 @@ int RunIntelDemo(const std::string& out, double scale, int days, uint64_t seed, 
   serve::MountTaxii(http, *taxii.value());
   if (Status st = http.Start(); !st.ok()) return fail(st);
   const std::string url = "http://127.0.0.1:" + std::to_string(http.port());
-  ClientArgs ca{url, coll.id, "/moat/", "token-a", "", "", "", "", ""};
-  ClientArgs cb{url, coll.id, "/moat/", "", "b", "secret-b", "", "", ""};
-  ClientArgs cm{url, coll.id, "/moat/", "token-m", "", "", "", "", ""};
+  ClientArgs ca{url, coll.id, "/moat/", "token-a", "", "", "", "", "", ""};
+  ClientArgs cb{url, coll.id, "/moat/", "", "b", "secret-b", "", "", "", ""};
+  ClientArgs cm{url, coll.id, "/moat/", "token-m", "", "", "", "", "", ""};
   auto client_a = MakeClient(ca);
   auto client_b = MakeClient(cb);
   auto client_m = MakeClient(cm);

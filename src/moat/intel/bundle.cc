@@ -215,7 +215,7 @@ std::string BuildBundle(const std::vector<CampaignIntel>& campaigns, const Coali
     const std::string cid = CampaignStixId(key, c.local_id);
     const std::string short_id = cid.substr(std::string("campaign--").size(), 8);
     const EventTime created = c.first_seen;
-    const EventTime modified = c.last_seen;
+    const EventTime modified = std::max(c.last_seen, c.modified_floor);
     w.BeginObject();
     Common(w, "campaign", cid, created, modified, producer);
     w.Key("name");
@@ -259,7 +259,8 @@ std::string BuildBundle(const std::vector<CampaignIntel>& campaigns, const Coali
       const std::string content = i.kind == Kind::kTemplate ? SketchId(i.sketch) : i.digest;
       const std::string iid = StixId("indicator", o.producer + "|" + cid + "|" + KindName(i.kind) + "|" + content);
       w.BeginObject();
-      Common(w, "indicator", iid, i.first_seen, i.last_seen, producer);
+      const EventTime i_modified = std::max(i.last_seen, c.modified_floor);
+      Common(w, "indicator", iid, i.first_seen, i_modified, producer);
       w.Key("name");
       w.String(std::string(KindName(i.kind)) + " of campaign " + short_id);
       w.Key("indicator_types");
@@ -311,7 +312,7 @@ std::string BuildBundle(const std::vector<CampaignIntel>& campaigns, const Coali
       w.EndObject();
       Markings(w, i.tlp);
       w.EndObject();
-      Relationship(w, "indicates", iid, cid, i.first_seen, i.last_seen, producer, i.tlp);
+      Relationship(w, "indicates", iid, cid, i.first_seen, i_modified, producer, i.tlp);
     }
 
     w.BeginObject();

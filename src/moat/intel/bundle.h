@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,10 @@ struct CampaignIntel {
   EventTime first_seen = 0, last_seen = 0;
   double score = 0;
   std::vector<Indicator> indicators;
+  // Every object of the campaign is versioned no earlier than this: a live
+  // export re-publishing changed content sets it past the last version it
+  // published, so partners see a strictly newer `modified`. 0: none.
+  EventTime modified_floor = 0;
 };
 
 struct ExportOptions {
@@ -73,9 +78,24 @@ struct Collected {
   RawValues raw;
 };
 
-// Reads scan_dir/campaigns.jsonl, then the logs twice through moat::ingest:
-// campaign members' attribute values and prompts, then every other account's
-// use of the candidate values (for distinctiveness).
+// A campaign as a scan (campaigns.jsonl) or the live engine names it.
+struct CampaignMembers {
+  std::string id;  // keys the STIX id; never written
+  std::vector<std::string> accounts;
+  double score = 1.0;
+};
+
+// The campaigns of campaigns.jsonl text (spec/verdicts.md; also what
+// engine::Engine::CampaignsJsonl returns). `origin` names the source in errors.
+[[nodiscard]] Result<std::vector<CampaignMembers>> ParseCampaigns(std::string_view jsonl, const std::string& origin);
+
+// Reads the logs twice through moat::ingest: the campaign members' attribute
+// values and prompts, then every other account's use of the candidate values
+// (for distinctiveness).
+[[nodiscard]] Result<Collected> Collect(const std::vector<CampaignMembers>& campaigns,
+                                        const std::vector<std::string>& logs, const CoalitionKey& key,
+                                        const ExportOptions& options);
+// The same for a scan: its campaigns from scan_dir/campaigns.jsonl.
 [[nodiscard]] Result<Collected> Collect(const std::string& scan_dir, const std::vector<std::string>& logs,
                                         const CoalitionKey& key, const ExportOptions& options);
 
@@ -98,6 +118,20 @@ std::string ExtensionDefinitionEnvelope();
 // no string may equal or contain a raw value. An error names the object and
 // field.
 [[nodiscard]] Status CheckBundle(std::string_view bundle_json, const RawValues& raw);
+
+// What an audit records of a bundle: its id and SHA-256, the key ids of its
+// digests, objects by type, indicators by kind and by TLP marking.
+struct ExportSummary {
+  std::string bundle_id;
+  std::string sha256;
+  std::vector<std::string> key_ids;  // sorted
+  std::map<std::string, uint64_t> objects, indicators_by_kind, indicators_by_marking;
+};
+[[nodiscard]] Result<ExportSummary> SummarizeBundle(std::string_view bundle_json);
+// {"objects": {...}, "indicators_by_kind": {...}, "indicators_by_marking": {...}}
+std::string CountsJson(const ExportSummary& s);
+// ["key id", ...]
+std::string KeyIdsJson(const ExportSummary& s);
 
 // Appends one JSON line to `audit_path`: when (wall clock), to whom, what
 // (bundle id, sha256, campaigns, indicators by kind and TLP), under which key.

@@ -27,43 +27,6 @@ namespace {
 // at most kPromptCap. Bounds memory and time whatever the volume.
 constexpr uint32_t kPromptFirst = 16, kPromptEvery = 8, kPromptCap = 48;
 
-struct ScanCampaign {
-  std::string id;
-  std::vector<std::string> accounts;
-  double score = 0;
-};
-
-Result<std::vector<ScanCampaign>> ReadCampaigns(const std::string& path) {
-  simdjson::padded_string text;
-  if (simdjson::padded_string::load(path).get(text)) return Status::Error("intel: cannot read " + path);
-  std::vector<ScanCampaign> out;
-  simdjson::dom::parser parser;
-  std::string_view all(text.data(), text.size());
-  size_t line_no = 0;
-  while (!all.empty()) {
-    const std::string_view line = NextLine(all);
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-    simdjson::dom::element doc;
-    if (parser.parse(line.data(), line.size()).get(doc)) return Status::Error("intel: " + where + ": not JSON");
-    ScanCampaign c;
-    std::string_view id;
-    simdjson::dom::array accounts;
-    if (doc["campaign_id"].get_string().get(id)) return Status::Error("intel: " + where + ": missing campaign_id");
-    if (doc["accounts"].get_array().get(accounts)) return Status::Error("intel: " + where + ": missing accounts");
-    c.id = std::string(id);
-    for (simdjson::dom::element a : accounts) {
-      std::string_view name;
-      if (a.get_string().get(name)) return Status::Error("intel: " + where + ": accounts must be strings");
-      c.accounts.emplace_back(name);
-    }
-    if (doc["score"].get_double().get(c.score)) c.score = 1.0;
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 struct ValueUse {
   std::vector<uint32_t> accounts;  // sorted unique after pass 1
   uint64_t exchanges = 0;
@@ -248,11 +211,46 @@ int Confidence(double score, double share, uint32_t accounts, uint32_t k) {
 
 }  // namespace
 
+Result<std::vector<CampaignMembers>> ParseCampaigns(std::string_view all, const std::string& origin) {
+  std::vector<CampaignMembers> out;
+  simdjson::dom::parser parser;
+  size_t line_no = 0;
+  while (!all.empty()) {
+    const std::string_view line = NextLine(all);
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string where = origin + ":" + std::to_string(line_no);
+    simdjson::dom::element doc;
+    if (parser.parse(line.data(), line.size()).get(doc)) return Status::Error("intel: " + where + ": not JSON");
+    CampaignMembers c;
+    std::string_view id;
+    simdjson::dom::array accounts;
+    if (doc["campaign_id"].get_string().get(id)) return Status::Error("intel: " + where + ": missing campaign_id");
+    if (doc["accounts"].get_array().get(accounts)) return Status::Error("intel: " + where + ": missing accounts");
+    c.id = std::string(id);
+    for (simdjson::dom::element a : accounts) {
+      std::string_view name;
+      if (a.get_string().get(name)) return Status::Error("intel: " + where + ": accounts must be strings");
+      c.accounts.emplace_back(name);
+    }
+    if (doc["score"].get_double().get(c.score)) c.score = 1.0;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<Collected> Collect(const std::string& scan_dir, const std::vector<std::string>& logs, const CoalitionKey& key,
                           const ExportOptions& o) {
-  auto scan = ReadCampaigns(scan_dir + "/campaigns.jsonl");
-  if (!scan.ok()) return scan.status();
-  const std::vector<ScanCampaign>& campaigns = scan.value();
+  const std::string path = scan_dir + "/campaigns.jsonl";
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text)) return Status::Error("intel: cannot read " + path);
+  auto campaigns = ParseCampaigns(std::string_view(text.data(), text.size()), path);
+  if (!campaigns.ok()) return campaigns.status();
+  return Collect(campaigns.value(), logs, key, o);
+}
+
+Result<Collected> Collect(const std::vector<CampaignMembers>& campaigns, const std::vector<std::string>& logs,
+                          const CoalitionKey& key, const ExportOptions& o) {
   std::unordered_map<std::string, int> member_campaign;
   for (size_t c = 0; c < campaigns.size(); ++c)
     for (const std::string& a : campaigns[c].accounts) member_campaign.emplace(a, static_cast<int>(c));

@@ -345,35 +345,81 @@ Status CheckBundle(std::string_view bundle_json, const RawValues& raw) {
   return checker.Bundle(doc);
 }
 
-Status AppendAudit(const std::string& audit_path, std::string_view bundle_json, std::string_view recipient,
-                   const std::string& out_path, EventTime wall_time) {
+Result<ExportSummary> SummarizeBundle(std::string_view bundle_json) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   const simdjson::padded_string text(bundle_json);
   if (parser.parse(text).get(doc)) return Status::Error("intel audit: the bundle is not valid JSON");
-  std::map<std::string, uint64_t> by_kind, by_tlp, by_type;
+  ExportSummary out;
   std::set<std::string> keys;
   simdjson::dom::array objects;
   if (doc["objects"].get_array().get(objects)) return Status::Error("intel audit: the bundle has no objects");
   for (simdjson::dom::element o : objects) {
     std::string_view type;
     if (o["type"].get_string().get(type)) continue;
-    ++by_type[std::string(type)];
+    ++out.objects[std::string(type)];
     if (type != "indicator") continue;
     simdjson::dom::object exts;
     if (!o["extensions"].get_object().get(exts))
       for (auto e : exts) {
         std::string_view kind, key_id;
-        if (!e.value["kind"].get_string().get(kind)) ++by_kind[std::string(kind)];
+        if (!e.value["kind"].get_string().get(kind)) ++out.indicators_by_kind[std::string(kind)];
         if (!e.value["key_id"].get_string().get(key_id)) keys.insert(std::string(key_id));
       }
     simdjson::dom::array marks;
     if (!o["object_marking_refs"].get_array().get(marks))
       for (simdjson::dom::element m : marks) {
         std::string_view id;
-        if (!m.get_string().get(id)) ++by_tlp[std::string(id)];
+        if (!m.get_string().get(id)) ++out.indicators_by_marking[std::string(id)];
       }
   }
+  std::string_view bundle_id;
+  if (!doc["id"].get_string().get(bundle_id)) out.bundle_id = std::string(bundle_id);
+  out.sha256 = Sha256Hex(bundle_json);
+  out.key_ids.assign(keys.begin(), keys.end());
+  return out;
+}
+
+namespace {
+
+void WriteCounts(JsonWriter& w, const ExportSummary& s) {
+  for (const auto& [name, map] : {std::pair{"objects", &s.objects}, std::pair{"indicators_by_kind", &s.indicators_by_kind},
+                                  std::pair{"indicators_by_marking", &s.indicators_by_marking}}) {
+    w.Key(name);
+    w.BeginObject();
+    for (const auto& [k, n] : *map) {
+      w.Key(k);
+      w.Uint(n);
+    }
+    w.EndObject();
+  }
+}
+
+}  // namespace
+
+std::string CountsJson(const ExportSummary& s) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  WriteCounts(w, s);
+  w.EndObject();
+  return out;
+}
+
+std::string KeyIdsJson(const ExportSummary& s) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginArray();
+  for (const std::string& k : s.key_ids) w.String(k);
+  w.EndArray();
+  return out;
+}
+
+Status AppendAudit(const std::string& audit_path, std::string_view bundle_json, std::string_view recipient,
+                   const std::string& out_path, EventTime wall_time) {
+  auto summary = SummarizeBundle(bundle_json);
+  if (!summary.ok()) return summary.status();
+  const ExportSummary& s = summary.value();
   std::string line;
   JsonWriter w(line);
   w.BeginObject();
@@ -385,25 +431,15 @@ Status AppendAudit(const std::string& audit_path, std::string_view bundle_json, 
   w.String(recipient);
   w.Key("out");
   w.String(out_path);
-  std::string_view bundle_id;
   w.Key("bundle_id");
-  w.String(doc["id"].get_string().get(bundle_id) ? "" : bundle_id);
+  w.String(s.bundle_id);
   w.Key("sha256");
-  w.String(Sha256Hex(bundle_json));
+  w.String(s.sha256);
   w.Key("key_ids");
   w.BeginArray();
-  for (const std::string& k : keys) w.String(k);
+  for (const std::string& k : s.key_ids) w.String(k);
   w.EndArray();
-  for (const auto& [name, map] : {std::pair{"objects", &by_type}, std::pair{"indicators_by_kind", &by_kind},
-                                  std::pair{"indicators_by_marking", &by_tlp}}) {
-    w.Key(name);
-    w.BeginObject();
-    for (const auto& [k, n] : *map) {
-      w.Key(k);
-      w.Uint(n);
-    }
-    w.EndObject();
-  }
+  WriteCounts(w, s);
   w.EndObject();
   line.push_back('\n');
   std::FILE* f = std::fopen(audit_path.c_str(), "ab");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <unordered_map>
 
 #include <simdjson.h>
 
@@ -28,6 +29,7 @@ Result<std::vector<PartnerIndicator>> ParseIndicators(std::string_view json) {
       identity_name[std::string(id)] = std::string(name);
   }
   std::vector<PartnerIndicator> out;
+  std::map<std::string, std::pair<size_t, EventTime>> latest;  // indicator id -> (index in out, modified)
   size_t i = 0;
   for (simdjson::dom::element o : objects) {
     const std::string where = "intel import: objects[" + std::to_string(i++) + "]";
@@ -41,6 +43,11 @@ Result<std::vector<PartnerIndicator>> ParseIndicators(std::string_view json) {
       const auto kind = ParseKind(kind_name);
       if (!kind) return Status::Error(where + ": unknown kind " + std::string(kind_name));
       if (o["id"].get_string().get(id)) return Status::Error(where + ": indicator without id");
+      std::string_view modified_text;
+      std::optional<EventTime> modified;
+      if (!o["modified"].get_string().get(modified_text)) modified = ParseRfc3339(modified_text);
+      const auto seen = latest.find(std::string(id));
+      if (seen != latest.end() && seen->second.second >= modified.value_or(0)) continue;  // an older version
       PartnerIndicator p;
       p.indicator_id = std::string(id);
       p.kind = *kind;
@@ -71,7 +78,14 @@ Result<std::vector<PartnerIndicator>> ParseIndicators(std::string_view json) {
           return Status::Error(where + ": digest must be 64 hex digits");
         p.digest = std::string(digest);
       }
-      out.push_back(std::move(p));
+      if (seen != latest.end()) {
+        out[seen->second.first] = std::move(p);
+        seen->second.second = modified.value_or(0);
+      } else {
+        latest.emplace(p.indicator_id, std::pair{out.size(), modified.value_or(0)});
+        out.push_back(std::move(p));
+      }
+      break;  // one moat extension per indicator
     }
   }
   return out;
@@ -168,14 +182,28 @@ void PartnerEvidenceSource::Observe(const Exchange& x) {
     if (pos == m.indicators.end() || *pos != hit.indicator) {
       m.indicators.insert(pos, hit.indicator);
       ++s.accounts;
-      if (s.first == 0) s.first = x.ts;
+      if (m.judged != Judged::kNone) Credit(m, hit.indicator);
     }
+    if (s.first == 0) s.first = x.ts;
     s.last = std::max(s.last, x.ts);
   }
 }
 
 double PartnerEvidenceSource::TrustOf(const Counts& c) const {
   return (options_.prior * options_.prior_weight + c.confirmed) / (options_.prior_weight + c.confirmed + c.contradicted);
+}
+
+// A judged account's new indicator carries the account's judgement too, so
+// the counts are a function of each account's indicators and judgement (what
+// SaveState keeps), whatever order matches and judgements came in.
+void PartnerEvidenceSource::Credit(const AccountMatches& m, uint32_t added) {
+  Counts& ic = indicator_counts_[added];
+  ++(m.judged == Judged::kConfirmed ? ic.confirmed : ic.contradicted);
+  const std::string& partner = matcher_.indicators()[added].partner;
+  for (uint32_t i : m.indicators)
+    if (i != added && matcher_.indicators()[i].partner == partner) return;  // the partner already counts it
+  Counts& pc = partners_[partner];
+  ++(m.judged == Judged::kConfirmed ? pc.confirmed : pc.contradicted);
 }
 
 void PartnerEvidenceSource::Judge(AccountMatches& m, Judged now) {
@@ -255,6 +283,85 @@ std::vector<PartnerTrust> PartnerEvidenceSource::Trust() const {
     out.push_back({n, c.confirmed, c.contradicted, TrustOf(c)});
   }
   return out;
+}
+
+std::map<std::string, double> PartnerEvidenceSource::IndicatorTrust() const {
+  std::map<std::string, double> out;
+  for (size_t i = 0; i < indicator_counts_.size(); ++i) {
+    const Counts& c = indicator_counts_[i];
+    if (c.confirmed + c.contradicted > 0) out[matcher_.indicators()[i].indicator_id] = TrustOf(c);
+  }
+  return out;
+}
+
+std::string PartnerEvidenceSource::SaveState() const {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("version");
+  w.Uint(1);
+  w.Key("accounts");
+  w.BeginArray();
+  // Sorted, so the same state is the same bytes.
+  std::vector<const std::pair<const std::string, AccountMatches>*> judged;
+  for (const auto& entry : accounts_)
+    if (entry.second.judged != Judged::kNone) judged.push_back(&entry);
+  std::sort(judged.begin(), judged.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* entry : judged) {
+    w.BeginObject();
+    w.Key("account");
+    w.String(entry->first);
+    w.Key("judged");
+    w.String(entry->second.judged == Judged::kConfirmed ? "confirmed" : "contradicted");
+    w.Key("indicators");
+    w.BeginArray();
+    for (uint32_t i : entry->second.indicators) w.String(matcher_.indicators()[i].indicator_id);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+Status PartnerEvidenceSource::LoadState(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const simdjson::padded_string text(json);
+  if (parser.parse(text).get(doc)) return Status::Error("intel trust state: not valid JSON");
+  uint64_t version = 0;
+  if (doc["version"].get_uint64().get(version) || version != 1)
+    return Status::Error("intel trust state: unknown version (this build reads version 1)");
+  simdjson::dom::array accounts;
+  if (doc["accounts"].get_array().get(accounts)) return Status::Error("intel trust state: no \"accounts\" array");
+  std::unordered_map<std::string_view, uint32_t> by_id;
+  for (uint32_t i = 0; i < matcher_.indicators().size(); ++i) by_id.emplace(matcher_.indicators()[i].indicator_id, i);
+  size_t n = 0;
+  for (simdjson::dom::element a : accounts) {
+    const std::string where = "intel trust state: accounts[" + std::to_string(n++) + "]";
+    std::string_view account, judged;
+    simdjson::dom::array ids;
+    if (a["account"].get_string().get(account) || a["judged"].get_string().get(judged) ||
+        a["indicators"].get_array().get(ids))
+      return Status::Error(where + ": needs account, judged and indicators");
+    if (judged != "confirmed" && judged != "contradicted")
+      return Status::Error(where + ": judged must be confirmed or contradicted");
+    AccountMatches m;
+    for (simdjson::dom::element id : ids) {
+      std::string_view s;
+      if (id.get_string().get(s)) return Status::Error(where + ": indicator ids must be strings");
+      if (const auto it = by_id.find(s); it != by_id.end()) m.indicators.push_back(it->second);
+    }
+    std::sort(m.indicators.begin(), m.indicators.end());
+    m.indicators.erase(std::unique(m.indicators.begin(), m.indicators.end()), m.indicators.end());
+    if (m.indicators.empty()) continue;  // the feed no longer holds what it matched
+    auto [it, inserted] = accounts_.emplace(std::string(account), AccountMatches{});
+    if (!inserted) return Status::Error(where + ": account listed twice");
+    it->second.indicators = std::move(m.indicators);
+    for (uint32_t i : it->second.indicators) ++seen_[i].accounts;
+    Judge(it->second, judged == "confirmed" ? Judged::kConfirmed : Judged::kContradicted);
+  }
+  return Status::Ok();
 }
 
 std::string PartnerEvidenceSource::SightingsBundle(const std::string& producer) const {

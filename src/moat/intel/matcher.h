@@ -31,8 +31,9 @@ struct PartnerIndicator {
 };
 
 // Indicators of moat's keyed-indicator extension in a bundle or a TAXII
-// envelope ({"objects": [...]}); other objects are skipped. Errors name the
-// object.
+// envelope ({"objects": [...]}); other objects are skipped. A feed holds
+// every version a partner published of an indicator: only the latest
+// (`modified`) counts. Errors name the object.
 [[nodiscard]] Result<std::vector<PartnerIndicator>> ParseIndicators(std::string_view json);
 
 struct IndicatorMatch {
@@ -117,7 +118,19 @@ class PartnerEvidenceSource : public engine::ExternalEvidence {
                                   uint32_t exchanges) override;
 
   std::vector<PartnerTrust> Trust() const;
+  // Trust per indicator (its STIX id), for indicators with any judgement.
+  std::map<std::string, double> IndicatorTrust() const;
   uint64_t matched_accounts() const { return accounts_.size(); }
+
+  // What trust is learned from, to survive a restart: each judged account
+  // with the ids of the indicators it matched and its judgement. Partner and
+  // indicator trust are rebuilt from it, so replaying the same exchanges
+  // after LoadState changes nothing (a judgement is per account, not per
+  // exchange). Names local accounts: it stays local.
+  std::string SaveState() const;
+  // Before the first Observe. Indicators no longer in the feed are dropped.
+  // Errors name what is wrong with `json`.
+  [[nodiscard]] Status LoadState(std::string_view json);
   // Sightings of the partners' indicators, as a STIX bundle from `producer`
   // (count: local accounts matched), for pushing back to the partners.
   std::string SightingsBundle(const std::string& producer) const;
@@ -137,6 +150,7 @@ class PartnerEvidenceSource : public engine::ExternalEvidence {
   };
   double TrustOf(const Counts& c) const;
   void Judge(AccountMatches& m, Judged now);
+  void Credit(const AccountMatches& m, uint32_t added);
 
   IndicatorMatcher& matcher_;
   TrustOptions options_;

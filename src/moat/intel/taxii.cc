@@ -362,38 +362,12 @@ TaxiiResponse TaxiiServer::Handle(const TaxiiRequest& r) {
 }
 
 TaxiiResponse TaxiiServer::Add(Collection& c, const TaxiiRequest& r) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  const simdjson::padded_string text(r.body);
-  simdjson::dom::array objects;
-  if (parser.parse(text).get(doc) || doc["objects"].get_array().get(objects))
-    return Error(400, "Bad Request", "expected an envelope: {\"objects\": [...]}");
+  auto objects = ParseObjects(r.body);
+  if (!objects) return Error(400, "Bad Request", "expected an envelope: {\"objects\": [...]}");
   std::vector<std::string> ok, failed;
   std::string failure_detail;
-  for (simdjson::dom::element o : objects) {
-    std::string_view id, type, version;
-    if (o["id"].get_string().get(id) || o["type"].get_string().get(type)) {
-      failed.emplace_back("");
-      continue;
-    }
-    if (o["modified"].get_string().get(version) && o["created"].get_string().get(version)) version = "";
-    const bool exists = std::any_of(c.objects.begin(), c.objects.end(),
-                                    [&](const Stored& s) { return s.id == id && s.version == version; });
-    if (!exists) {
-      // date_added strictly increases, so added_after never skips an object
-      // that shares a millisecond with the last one a client saw.
-      const EventTime now = std::max(clock_() / 1000 * 1000, last_added_ + 1000);
-      last_added_ = now;
-      Stored s{std::string(id), std::string(type), std::string(version), now, simdjson::minify(o)};
-      if (Status st = Persist(c, s); !st.ok()) {
-        failed.emplace_back(id);
-        failure_detail = st.message();
-        continue;
-      }
-      c.objects.push_back(std::move(s));
-    }
-    ok.emplace_back(id);
-  }
+  size_t added = 0;
+  AddObjects(c, std::move(*objects), ok, failed, failure_detail, added);
   const std::string status_id = Uuid5("taxii status|" + c.info.id + "|" + std::to_string(statuses_.size()) + "|" +
                                       Sha256Hex(r.body));
   std::string body;
@@ -429,6 +403,71 @@ TaxiiResponse TaxiiServer::Add(Collection& c, const TaxiiRequest& r) {
   w.EndObject();
   statuses_[status_id] = {body};
   return Json(202, std::move(body));
+}
+
+std::optional<std::vector<TaxiiServer::Stored>> TaxiiServer::ParseObjects(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const simdjson::padded_string text(json);
+  simdjson::dom::array objects;
+  if (parser.parse(text).get(doc) || doc["objects"].get_array().get(objects)) return std::nullopt;
+  std::vector<Stored> out;
+  for (simdjson::dom::element o : objects) {
+    std::string_view id, type, version;
+    if (o["id"].get_string().get(id) || o["type"].get_string().get(type)) {
+      out.emplace_back();
+      continue;
+    }
+    if (o["modified"].get_string().get(version) && o["created"].get_string().get(version)) version = "";
+    out.push_back({std::string(id), std::string(type), std::string(version), 0, simdjson::minify(o)});
+  }
+  return out;
+}
+
+void TaxiiServer::AddObjects(Collection& c, std::vector<Stored> objects, std::vector<std::string>& ok,
+                             std::vector<std::string>& failed, std::string& failure_detail, size_t& added) {
+  for (Stored& s : objects) {
+    if (s.id.empty()) {
+      failed.emplace_back("");
+      continue;
+    }
+    const bool exists = std::any_of(c.objects.begin(), c.objects.end(),
+                                    [&](const Stored& held) { return held.id == s.id && held.version == s.version; });
+    if (!exists) {
+      // date_added strictly increases, so added_after never skips an object
+      // that shares a millisecond with the last one a client saw.
+      s.date_added = std::max(clock_() / 1000 * 1000, last_added_ + 1000);
+      last_added_ = s.date_added;
+      if (Status st = Persist(c, s); !st.ok()) {
+        failed.push_back(s.id);
+        failure_detail = st.message();
+        continue;
+      }
+      ok.push_back(s.id);
+      c.objects.push_back(std::move(s));
+      ++added;
+      continue;
+    }
+    ok.push_back(s.id);
+  }
+}
+
+Result<size_t> TaxiiServer::Publish(std::string_view collection_id, std::string_view json) {
+  auto objects = ParseObjects(json);
+  if (!objects) return Status::Error("taxii publish: expected a bundle or an envelope with \"objects\"");
+  std::lock_guard lock(mu_);
+  Collection* c = nullptr;
+  for (Collection& x : collections_)
+    if (x.info.id == collection_id) c = &x;
+  if (c == nullptr) return Status::Error("taxii publish: no collection " + std::string(collection_id) + " in the config");
+  std::vector<std::string> ok, failed;
+  std::string failure_detail;
+  size_t added = 0;
+  AddObjects(*c, std::move(*objects), ok, failed, failure_detail, added);
+  if (!failed.empty())
+    return Status::Error("taxii publish: " + std::to_string(failed.size()) + " objects refused" +
+                         (failure_detail.empty() ? std::string(" (no id or type)") : ": " + failure_detail));
+  return added;
 }
 
 TaxiiResponse TaxiiServer::Objects(Collection& c, const TaxiiRequest& r, std::string_view object_id, bool versions, bool manifest) {

@@ -79,6 +79,11 @@ class TaxiiServer {
   static Result<std::unique_ptr<TaxiiServer>> Open(TaxiiConfig config, std::function<EventTime()> clock);
   // Thread-safe.
   TaxiiResponse Handle(const TaxiiRequest& request);
+  // Adds the objects of a bundle or envelope to a collection as the server's
+  // own operator (moat serve's live export): no partner credentials, stored
+  // and served exactly as a partner's POST would be. An object already held
+  // in the same version is not added again. Returns the objects added.
+  [[nodiscard]] Result<size_t> Publish(std::string_view collection_id, std::string_view json);
   const TaxiiConfig& config() const { return config_; }
 
  private:
@@ -100,6 +105,13 @@ class TaxiiServer {
   TaxiiResponse Objects(Collection& c, const TaxiiRequest& r, std::string_view object_id, bool versions,
                         bool manifest);
   TaxiiResponse Add(Collection& c, const TaxiiRequest& r);
+  // The objects of an envelope or bundle (date_added unset; an empty id: not
+  // a STIX object), or nullopt when `json` is neither.
+  static std::optional<std::vector<Stored>> ParseObjects(std::string_view json);
+  // Stores the objects not yet held; ids of the stored or already held in
+  // `ok`, of the refused in `failed` (with the last storage error).
+  void AddObjects(Collection& c, std::vector<Stored> objects, std::vector<std::string>& ok,
+                  std::vector<std::string>& failed, std::string& failure_detail, size_t& added);
   Status Persist(Collection& c, const Stored& s);
 
   TaxiiConfig config_;

@@ -1,11 +1,19 @@
 #include "moat/serve/http_client.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace moat::serve {
 
@@ -13,6 +21,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 std::string_view ClientResponse::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
@@ -23,16 +32,26 @@ std::string_view ClientResponse::Header(std::string_view lower_name) const {
 
 Result<Endpoint> ParseUrl(std::string_view url) {
   std::string_view rest = url;
-  if (rest.starts_with("http://")) rest.remove_prefix(7);
-  if (rest.starts_with("https://")) {
-    return Status::Error("url '" + std::string(url) + "': https is not supported, use http://");
+  Endpoint ep;
+  uint16_t default_port = 0;  // none without a scheme
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+    default_port = 80;
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+    default_port = 443;
+    ep.tls = true;
   }
   rest = rest.substr(0, rest.find('/'));
   const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) {
-    return Status::Error("url '" + std::string(url) + "': expected http://HOST:PORT");
+  if (colon == std::string_view::npos && default_port != 0 && !rest.empty()) {
+    ep.host = std::string(rest);
+    ep.port = default_port;
+    return ep;
   }
-  Endpoint ep;
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) {
+    return Status::Error("url '" + std::string(url) + "': expected http[s]://HOST[:PORT]");
+  }
   ep.host = std::string(rest.substr(0, colon));
   uint32_t port = 0;
   for (char c : rest.substr(colon + 1)) {
@@ -48,31 +67,101 @@ Result<Endpoint> ParseUrl(std::string_view url) {
 
 struct HttpClient::Impl {
   asio::io_context ioc{1};
-  tcp::socket socket{ioc};
+  tcp::socket socket{ioc};  // plain HTTP; over TLS it moves into `tls`
+  std::optional<asio::ssl::context> ctx;
+  std::optional<TlsStream> tls;
   beast::flat_buffer buffer;
   std::string host;
+  std::chrono::milliseconds timeout{0};
+
+  // Runs `f` on the connection's stream, whichever it is.
+  template <class F>
+  auto With(F&& f) {
+    return tls ? f(*tls) : f(socket);
+  }
+  tcp::socket& Socket() { return tls ? beast::get_lowest_layer(*tls) : socket; }
+
+  // Runs one asynchronous operation, started by `start(handler)`, to its end
+  // or to `timeout`, when the connection is closed: blocking socket calls
+  // would wait forever on a silent server (asio polls them without a limit).
+  template <class Start>
+  boost::system::error_code Run(Start&& start) {
+    boost::system::error_code result = asio::error::would_block;
+    start([&result](boost::system::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run_for(timeout);
+    if (!ioc.stopped()) {
+      boost::system::error_code ignored;
+      Socket().close(ignored);
+      ioc.run();  // the handler runs, aborted
+      result = asio::error::timed_out;
+    }
+    return result;
+  }
 };
+
+namespace {
+
+// Verifies against `ca_file` or the system store, and checks the server's
+// name; then shakes hands. Errors name the server.
+Status StartTls(HttpClient::Impl& impl, const Endpoint& endpoint, const std::string& ca_file,
+                const std::string& where) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  boost::system::error_code ec;
+  if (!ca_file.empty()) {
+    if (std::ifstream in(ca_file); !in) {
+      return Status::Error("http client: CA file '" + ca_file + "': cannot read: " + std::strerror(errno));
+    }
+    ctx.load_verify_file(ca_file, ec);
+    if (ec) {
+      return Status::Error("http client: CA file '" + ca_file + "': not PEM certificates: " + ec.message());
+    }
+  } else {
+    ctx.set_default_verify_paths(ec);
+    if (ec) return Status::Error("http client: cannot load the system CA store: " + ec.message());
+  }
+  impl.ctx.emplace(std::move(ctx));
+  impl.tls.emplace(std::move(impl.socket), *impl.ctx);
+  SSL* ssl = impl.tls->native_handle();
+  boost::system::error_code not_ip;
+  asio::ip::make_address(endpoint.host, not_ip);
+  if (not_ip) {
+    SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());  // SNI
+    SSL_set1_host(ssl, endpoint.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
+  }
+  ec = impl.Run([&](auto done) { impl.tls->async_handshake(asio::ssl::stream_base::client, done); });
+  if (!ec) return Status::Ok();
+  std::string why = ec.message();
+  if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+    why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+  }
+  return Status::Error("http client: TLS handshake with " + where + " failed: " + why);
+}
+
+}  // namespace
 
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const Endpoint& endpoint,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        const std::string& ca_file) {
   auto impl = std::make_unique<Impl>();
+  impl->timeout = timeout;
   boost::system::error_code ec;
   tcp::resolver resolver(impl->ioc);
   const auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
-  if (!ec) asio::connect(impl->socket, results, ec);
+  if (!ec) ec = impl->Run([&](auto done) { asio::async_connect(impl->socket, results, done); });
   const std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
   if (ec) return Status::Error("http client: cannot connect to " + where + ": " + ec.message());
   impl->socket.set_option(tcp::no_delay(true), ec);
-  // Blocking socket calls honour SO_RCVTIMEO/SO_SNDTIMEO: a dead server
-  // cannot hang the caller.
-  timeval tv{};
-  tv.tv_sec = timeout.count() / 1000;
-  tv.tv_usec = (timeout.count() % 1000) * 1000;
-  setsockopt(impl->socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(impl->socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (endpoint.tls) {
+    if (Status st = StartTls(*impl, endpoint, ca_file, where); !st.ok()) return st;
+  }
   impl->host = where;
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
@@ -95,8 +184,9 @@ Status HttpClient::Send(std::string_view method, std::string_view target, std::s
 }
 
 Status HttpClient::SendRaw(std::string_view bytes) {
-  boost::system::error_code ec;
-  asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()), ec);
+  const auto ec = impl_->Run([&](auto done) {
+    impl_->With([&](auto& stream) { asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), done); });
+  });
   if (ec) return Status::Error("http client: write to " + impl_->host + ": " + ec.message());
   return Status::Ok();
 }
@@ -104,8 +194,9 @@ Status HttpClient::SendRaw(std::string_view bytes) {
 Result<ClientResponse> HttpClient::Receive() {
   http::response_parser<http::string_body> parser;
   parser.body_limit(size_t{1} << 30);
-  boost::system::error_code ec;
-  http::read(impl_->socket, impl_->buffer, parser, ec);
+  const auto ec = impl_->Run([&](auto done) {
+    impl_->With([&](auto& stream) { http::async_read(stream, impl_->buffer, parser, done); });
+  });
   if (ec) return Status::Error("http client: read from " + impl_->host + ": " + ec.message());
   auto msg = parser.release();
   ClientResponse r;

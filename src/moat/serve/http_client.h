@@ -1,6 +1,7 @@
 // A blocking HTTP/1.1 client over one keep-alive connection, for the replay
-// driver, the soak and tests. Requests may be pipelined: Send several, then
-// Receive their responses in order. No Beast types in the interface.
+// driver, the soak, TAXII and tests; HTTPS verifies the server's certificate
+// and name. Requests may be pipelined: Send several, then Receive their
+// responses in order. No Beast types in the interface.
 #pragma once
 
 #include <chrono>
@@ -26,15 +27,22 @@ struct ClientResponse {
 struct Endpoint {
   std::string host;
   uint16_t port = 0;
+  bool tls = false;  // https
 };
-// "http://HOST:PORT[/...]" or "HOST:PORT".
+// "http://HOST[:PORT][/...]", "https://HOST[:PORT][/...]" (ports 80 and 443
+// by default) or "HOST:PORT" (plain HTTP).
 Result<Endpoint> ParseUrl(std::string_view url);
 
 class HttpClient {
  public:
-  // Connects; `timeout` bounds every later read and write.
+  // Connects, and over TLS shakes hands: the server's certificate must chain
+  // to `ca_file` (PEM), or to the system's CA store when it is empty, and
+  // name the endpoint's host (DNS name or IP address). `timeout` bounds the
+  // connect, the handshake and every later write and read (each Send and
+  // Receive): on expiry the connection is closed and the call fails.
   static Result<std::unique_ptr<HttpClient>> Connect(
-      const Endpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+      const Endpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30),
+      const std::string& ca_file = {});
   ~HttpClient();
 
   // Writes one request (Content-Length framing; Host and keep-alive set).

@@ -1,14 +1,24 @@
 #include "moat/serve/http_server.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "moat/core/json_writer.h"
 
@@ -19,6 +29,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// flat_stream inside beast's ssl_stream coalesces header and body into one
+// TLS record per write.
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 std::string_view Request::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
@@ -155,6 +168,8 @@ struct HttpServer::Impl {
   }
 
   ServerOptions options;
+  // Before the loops: their sessions' streams use it until they are gone.
+  std::optional<asio::ssl::context> tls;  // set when the server speaks HTTPS
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::optional<tcp::acceptor> acceptor;
@@ -170,34 +185,101 @@ struct HttpServer::Impl {
 
 namespace {
 
-// One connection. Lives on one worker's event loop, so it needs no locks;
-// every asynchronous operation holds a shared_ptr to it.
-class Session : public std::enable_shared_from_this<Session> {
+bool IsTlsError(const boost::system::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// What a client that spoke plain HTTP to the HTTPS port reads, in plain text.
+const std::string& PlainHttpAnswer() {
+  static const std::string answer = [] {
+    const Response r = JsonError(400, "tls_required", "this port speaks HTTPS only");
+    return "HTTP/1.1 400 Bad Request\r\nContent-Type: " + r.content_type +
+           "\r\nConnection: close\r\nContent-Length: " + std::to_string(r.body.size()) +
+           "\r\n\r\n" + r.body;
+  }();
+  return answer;
+}
+
+// One connection, plain (tcp::socket) or HTTPS (TlsStream). Lives on one
+// worker's event loop, so it needs no locks; every asynchronous operation
+// holds a shared_ptr to it.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {
+  template <class... StreamArgs>
+  explicit Session(HttpServer::Impl& server, StreamArgs&&... args)
+      : stream_(std::forward<StreamArgs>(args)...), timer_(stream_.get_executor()), server_(server) {
     ++server_.connections;
   }
   ~Session() { --server_.connections; }
 
   void Start() {
     boost::system::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
-    const auto ep = socket_.remote_endpoint(ec);
+    Socket().set_option(tcp::no_delay(true), ec);
+    const auto ep = Socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
-    ReadHeader();
+    started_ = Clock::now();
+    if constexpr (kTls) {
+      // A client that never finishes the handshake is a slow client.
+      Arm(server_.options.header_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                self->OnHandshake(ec);
+                              });
+    } else {
+      ReadHeader();
+    }
   }
 
  private:
+  tcp::socket& Socket() { return beast::get_lowest_layer(stream_); }
+
   void Arm(std::chrono::milliseconds timeout) {
     timed_out_ = false;
     timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (ec) return;  // cancelled: the operation finished in time
       self->timed_out_ = true;
       boost::system::error_code ignored;
-      self->socket_.cancel(ignored);
+      self->Socket().cancel(ignored);
     });
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    timer_.cancel();
+    if (!ec) return ReadHeader();
+    if (!timed_out_ && ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+      // Tell a plain-HTTP client why, in words it can read.
+      if (server_.observer) server_.observer("-", "-", 400, Seconds());
+      Arm(server_.options.write_timeout);
+      return asio::async_write(Socket(), asio::buffer(PlainHttpAnswer()),
+                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                 if (ec) return self->Close();
+                                 self->Linger();
+                               });
+    }
+    Close();
+  }
+
+  // After the plain-HTTP answer: half-close and read what the client still
+  // sends until it closes, so that our answer is not lost to a reset.
+  void Linger() {
+    boost::system::error_code ignored;
+    Socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Arm(server_.options.header_timeout);
+    drain_.resize(4096);
+    Drain();
+  }
+  void Drain() {
+    Socket().async_read_some(asio::buffer(drain_),
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->Drain();
+                             });
   }
 
   void ReadHeader() {
@@ -209,8 +291,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // connection the idle one.
     Arm(buffer_.size() > 0 ? server_.options.header_timeout : server_.options.idle_timeout);
     started_ = Clock::now();
-    http::async_read_header(socket_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               self->OnHeader(ec);
                             });
   }
@@ -224,8 +306,8 @@ class Session : public std::enable_shared_from_this<Session> {
       // curl waits for this before sending a large body.
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       Arm(server_.options.write_timeout);
-      return asio::async_write(socket_, asio::buffer(kContinue),
-                               [self = shared_from_this()](beast::error_code ec, size_t) {
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
                                  if (ec) return self->Close();
                                  self->ReadBody();
                                });
@@ -235,8 +317,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     Arm(server_.options.body_timeout);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->OnReadError(ec);
                        self->Dispatch();
                      });
@@ -252,8 +334,10 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return Close();
     }
+    // A TLS failure (garbage, a truncated stream) leaves nothing to answer on.
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        IsTlsError(ec)) {
       return Close();
     }
     if (ec == http::error::body_limit) {
@@ -336,23 +420,35 @@ class Session : public std::enable_shared_from_this<Session> {
     out.keep_alive(keep_alive);
     out.prepare_payload();
     Arm(server_.options.write_timeout);
-    http::async_write(socket_, out,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+    http::async_write(stream_, out,
+                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                         self->timer_.cancel();
-                        if (ec || !keep_alive) return self->Close();
+                        if (ec) return self->Close();
+                        if (!keep_alive) return self->Finish();
                         self->response_.reset();
                         self->ReadHeader();
                       });
   }
 
+  // The last response is out: over TLS, close_notify first (bounded like a
+  // write), so that the client can tell the end from a truncation.
+  void Finish() {
+    if constexpr (kTls) {
+      Arm(server_.options.write_timeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->Close(); });
+    } else {
+      Close();
+    }
+  }
+
   void Close() {
     timer_.cancel();
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    socket_.close(ec);
+    Socket().shutdown(tcp::socket::shutdown_send, ec);
+    Socket().close(ec);
   }
 
-  tcp::socket socket_;
+  Stream stream_;
   asio::steady_timer timer_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
@@ -361,7 +457,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_ip_;
   Clock::time_point started_;
   bool timed_out_ = false;
+  std::string drain_;  // Linger's scratch
 };
+
+// Starts a session on `loop`, the worker's loop that owns its socket.
+template <class Stream, class... StreamArgs>
+void Launch(HttpServer::Impl& s, const tcp::socket::executor_type& loop, StreamArgs&&... args) {
+  auto session = std::make_shared<Session<Stream>>(s, std::forward<StreamArgs>(args)...);
+  asio::post(loop, [session] { session->Start(); });
+}
 
 void Accept(HttpServer::Impl& s) {
   asio::io_context& target = *s.contexts[s.next_context];
@@ -370,12 +474,59 @@ void Accept(HttpServer::Impl& s) {
     if (ec == asio::error::operation_aborted || !s.acceptor->is_open()) return;
     if (!ec) {
       // The socket belongs to another worker's loop: start it there.
-      const auto executor = socket.get_executor();
-      auto session = std::make_shared<Session>(std::move(socket), s);
-      asio::post(executor, [session] { session->Start(); });
+      const auto loop = socket.get_executor();
+      if (s.tls) {
+        Launch<TlsStream>(s, loop, std::move(socket), *s.tls);
+      } else {
+        Launch<tcp::socket>(s, loop, std::move(socket));
+      }
     }
     Accept(s);
   });
+}
+
+// The files are read once, here: a bad one stops the server before it listens.
+Status LoadTls(HttpServer::Impl& s) {
+  const std::string& cert = s.options.tls_cert_file;
+  const std::string& key = s.options.tls_key_file;
+  if (cert.empty() && key.empty()) return Status::Ok();
+  if (cert.empty() || key.empty()) {
+    return Status::Error("http: TLS needs both a certificate chain file and a private key file");
+  }
+  for (const std::string* path : {&cert, &key}) {
+    std::ifstream in(*path);
+    if (!in) {
+      return Status::Error("http: TLS " +
+                           std::string(path == &cert ? "certificate chain" : "private key") +
+                           " file '" + *path + "': cannot read: " + std::strerror(errno));
+    }
+  }
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
+  // An encrypted key fails here instead of prompting on the terminal.
+  ctx.set_password_callback([](size_t, asio::ssl::context::password_purpose) { return std::string(); });
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return Status::Error("http: TLS certificate chain file '" + cert +
+                         "': not a PEM certificate chain: " + ec.message());
+  }
+  ctx.use_private_key_file(key, asio::ssl::context::pem, ec);
+  const bool mismatch =
+      (ec && ec.category() == asio::error::get_ssl_category() &&
+       ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) ||
+      (!ec && SSL_CTX_check_private_key(ctx.native_handle()) != 1);
+  if (mismatch) {
+    return Status::Error("http: TLS private key file '" + key +
+                         "' does not match the certificate in '" + cert + "'");
+  }
+  if (ec) {
+    return Status::Error("http: TLS private key file '" + key +
+                         "': not a PEM private key: " + ec.message());
+  }
+  s.tls.emplace(std::move(ctx));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -397,6 +548,7 @@ void HttpServer::SetObserver(RequestObserver observer) { impl_->observer = std::
 Status HttpServer::Start() {
   Impl& s = *impl_;
   if (s.started) return Status::Error("http: server already started");
+  if (Status st = LoadTls(s); !st.ok()) return st;
   std::stable_sort(s.prefixes.begin(), s.prefixes.end(),
                    [](const RouteEntry& a, const RouteEntry& b) {
                      return a.pattern.size() > b.pattern.size();

@@ -2,7 +2,8 @@
 // and pipelining, a route table, hard limits on headers, bodies and slow
 // clients. Route handlers see plain structs; Boost.Beast stays inside
 // http_server.cc, so modules that mount routes never compile it. A bad
-// request is a 4xx JSON answer, never a crash or a stuck worker.
+// request is a 4xx JSON answer, never a crash or a stuck worker. With a
+// certificate and key it speaks HTTPS only (OpenSSL).
 #pragma once
 
 #include <atomic>
@@ -72,6 +73,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
   int backlog = 1024;
+  // HTTPS only when both are set (PEM files; the chain is leaf first). TLS
+  // 1.2 at least; the handshake must finish within header_timeout.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
@@ -88,7 +93,8 @@ class HttpServer {
   void RoutePrefix(std::string method, std::string prefix, Handler handler);
   void SetObserver(RequestObserver observer);
 
-  // Binds and listens, then starts the workers.
+  // Loads the TLS certificate and key when configured, binds and listens,
+  // then starts the workers.
   Status Start();
   // Stops accepting, closes connections, joins the workers. Idempotent.
   void Stop();

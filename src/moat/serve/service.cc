@@ -95,6 +95,25 @@ class JsonBody {
 
 Response BadField(const Status& st) { return JsonError(400, "bad_request", st.message()); }
 
+// Forwards the engine's questions to the partner evidence source and marks
+// every account it gives weight in the decision cache: the policy's
+// indicator_match then holds for the account's next request.
+class IndicatorEvidence final : public engine::ExternalEvidence {
+ public:
+  IndicatorEvidence(engine::ExternalEvidence& inner, policy::DecisionState& state) : inner_(inner), state_(state) {}
+  void Observe(const Exchange& x) override { inner_.Observe(x); }
+  score::PartnerEvidence Evidence(std::string_view account_id, const score::ScoreResult& without,
+                                  uint32_t exchanges) override {
+    score::PartnerEvidence e = inner_.Evidence(account_id, without, exchanges);
+    if (e.weight > 0) state_.SetIndicatorMatch(account_id, true);
+    return e;
+  }
+
+ private:
+  engine::ExternalEvidence& inner_;
+  policy::DecisionState& state_;
+};
+
 struct Task {
   std::vector<Exchange> batch;
   uint64_t journal_end = 0;  // 0: not journalled (file input)
@@ -109,6 +128,7 @@ struct Service::Impl {
   std::unique_ptr<Journal> journal;
   policy::DecisionState state;
   engine::Engine engine;
+  std::unique_ptr<IndicatorEvidence> indicator_evidence;
   Metrics metrics;
   RecoveryReport recovery;
   HttpServer* server = nullptr;
@@ -1012,13 +1032,11 @@ Service::~Service() {
   Impl& s = *impl_;
   s.inputs_stopped = true;
   {
-    std::lock_guard lock(s.queue_mu);
+    // Both loops read `stopping`, each under its own mutex.
+    std::scoped_lock lock(s.queue_mu, s.house_mu);
     s.stopping = true;
   }
   s.queue_cv.notify_all();
-  {
-    std::lock_guard lock(s.house_mu);
-  }
   s.house_cv.notify_all();
   if (s.engine_thread.joinable()) s.engine_thread.join();
   if (s.housekeeping.joinable()) s.housekeeping.join();
@@ -1055,6 +1073,12 @@ Result<std::unique_ptr<Service>> Service::Open(ServiceOptions options) {
     s.state.ApplyUpdates(updates);
     s.metrics.verdict_updates.fetch_add(updates.size(), std::memory_order_relaxed);
   });
+  if (s.options.on_store_open)
+    if (Status hs = s.options.on_store_open(*s.store); !hs.ok()) return hs;
+  if (s.options.external_evidence != nullptr) {
+    s.indicator_evidence = std::make_unique<IndicatorEvidence>(*s.options.external_evidence, s.state);
+    s.engine.SetExternalEvidence(s.indicator_evidence.get());
+  }
   if (Status rs = s.Recover(); !rs.ok()) return rs;
   s.engine_thread = std::thread([&s] { s.EngineLoop(); });
   s.housekeeping = std::thread([&s] { s.HousekeepingLoop(); });
@@ -1142,6 +1166,18 @@ void Service::WaitIdle() {
   s.idle_cv.wait(lock, [&] { return s.queue.empty() && !s.busy; });
 }
 
+Result<std::string> Service::OnEngine(std::function<std::string(engine::Engine&)> fn, std::chrono::seconds timeout) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  auto future = promise->get_future();
+  Task t;
+  t.fn = [promise, fn = std::move(fn)](engine::Engine& e) { promise->set_value(fn(e)); };
+  impl_->Enqueue(std::move(t));
+  if (future.wait_for(timeout) != std::future_status::ready)
+    return Status::Error("serve: the engine did not answer within " + std::to_string(timeout.count()) + " s");
+  return future.get();
+}
+
+const std::string& Service::journal_path() const { return impl_->journal->path(); }
 const RecoveryReport& Service::recovery() const { return impl_->recovery; }
 policy::DecisionState& Service::decisions() { return impl_->state; }
 store::Store& Service::audit() { return *impl_->store; }

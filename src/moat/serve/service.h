@@ -5,12 +5,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "moat/core/status.h"
+#include "moat/engine/engine.h"
 #include "moat/policy/policy.h"
 #include "moat/score/detector_config.h"
 #include "moat/serve/http_server.h"
@@ -40,6 +43,14 @@ struct ServiceOptions {
   std::string authz_prefix = "/ext_authz";
   // Beyond this many exchanges waiting for the engine, ingest answers 503.
   uint64_t max_queued_exchanges = 2'000'000;
+  // Partner evidence for the engine (intel's PartnerEvidenceSource); not
+  // owned, must outlive the Service. An account it gives weight to is also
+  // marked as an indicator match in the decision cache, so policy rules on
+  // indicator_match act on the account's next request.
+  engine::ExternalEvidence* external_evidence = nullptr;
+  // Runs once the store is open, before the journal is replayed: restores
+  // what the engine's helpers must know before they see an exchange.
+  std::function<Status(store::Store&)> on_store_open;
 };
 
 struct RecoveryReport {
@@ -69,6 +80,13 @@ class Service {
 
   // Blocks until the engine has consumed everything queued so far.
   void WaitIdle();
+  // Runs `fn` on the engine thread between batches and returns its result,
+  // or an error when the engine has not answered within `timeout` (`fn` may
+  // still run later: it must capture nothing that dies before the Service).
+  Result<std::string> OnEngine(std::function<std::string(engine::Engine&)> fn,
+                               std::chrono::seconds timeout = std::chrono::seconds(30));
+  // The exchange journal (every POSTed exchange, in engine order).
+  const std::string& journal_path() const;
   const RecoveryReport& recovery() const;
   policy::DecisionState& decisions();
   store::Store& audit();

@@ -26,13 +26,14 @@ void MountTaxii(HttpServer& server, intel::TaxiiServer& taxii) {
   server.RoutePrefix("*", "/" + taxii.config().api_root + "/", handler);
 }
 
-Result<intel::Transport> TaxiiHttpTransport(const std::string& url) {
+Result<intel::Transport> TaxiiHttpTransport(const std::string& url, const std::string& ca_file) {
   auto endpoint = ParseUrl(url);
   if (!endpoint.ok()) return endpoint.status();
   const Endpoint ep = endpoint.value();
-  intel::Transport t = [ep](std::string_view method, std::string_view target, std::string_view body,
-                            const intel::HeaderList& headers) -> Result<intel::HttpResult> {
-    auto client = HttpClient::Connect(ep, std::chrono::seconds(30));
+  intel::Transport t = [ep, ca_file](std::string_view method, std::string_view target,
+                                     std::string_view body,
+                                     const intel::HeaderList& headers) -> Result<intel::HttpResult> {
+    auto client = HttpClient::Connect(ep, std::chrono::seconds(30), ca_file);
     if (!client.ok()) return client.status();
     auto r = client.value()->Call(method, target, body, headers);
     if (!r.ok()) return r.status();

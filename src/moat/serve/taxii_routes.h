@@ -15,8 +15,9 @@ namespace moat::serve {
 void MountTaxii(HttpServer& server, intel::TaxiiServer& taxii);
 
 // A transport for intel::TaxiiClient: one connection per call to `url`
-// ("http://HOST:PORT"), so a partner restart costs one retry, not a stuck
-// client.
-Result<intel::Transport> TaxiiHttpTransport(const std::string& url);
+// ("http://HOST:PORT" or "https://HOST[:PORT]"), so a partner restart costs
+// one retry, not a stuck client. Over https the partner's certificate is
+// checked against `ca_file` (PEM), or the system CA store when it is empty.
+Result<intel::Transport> TaxiiHttpTransport(const std::string& url, const std::string& ca_file = {});
 
 }  // namespace moat::serve

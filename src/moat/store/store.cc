@@ -75,6 +75,23 @@ CREATE TRIGGER appeal_events_append_only_d BEFORE DELETE ON appeal_events BEGIN 
 CREATE TRIGGER overrides_append_only_u BEFORE UPDATE ON overrides BEGIN SELECT RAISE(ABORT, 'overrides is append-only'); END;
 CREATE TRIGGER overrides_append_only_d BEFORE DELETE ON overrides BEGIN SELECT RAISE(ABORT, 'overrides is append-only'); END;
 )sql",
+    // 2: exports of shared indicators (intel).
+    R"sql(
+CREATE TABLE intel_exports(
+  id INTEGER PRIMARY KEY,
+  bundle_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  producer TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  key_ids TEXT NOT NULL,
+  counts TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  wall_time INTEGER NOT NULL);
+CREATE TRIGGER intel_exports_append_only_u BEFORE UPDATE ON intel_exports BEGIN SELECT RAISE(ABORT, 'intel_exports is append-only'); END;
+CREATE TRIGGER intel_exports_append_only_d BEFORE DELETE ON intel_exports BEGIN SELECT RAISE(ABORT, 'intel_exports is append-only'); END;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -163,7 +180,7 @@ std::optional<AppealStatus> ParseAppealStatus(std::string_view name) {
 // One caller's write, waiting for the commit that contains it.
 struct Job {
   std::variant<std::span<const ActionRecord>, const Appeal*, const AppealEvent*, const OverrideRecord*,
-               const Checkpoint*>
+               const Checkpoint*, const ExportRecord*>
       what;
   size_t records = 1;
   std::vector<int64_t> ids;
@@ -185,7 +202,7 @@ struct Store::Impl {
   bool stopping = false;
   std::thread thread;
 
-  Stmt insert_action, insert_appeal, insert_event, insert_override, save_checkpoint, appeal_exists;
+  Stmt insert_action, insert_appeal, insert_event, insert_override, insert_export, save_checkpoint, appeal_exists;
   Stmt begin, commit, rollback;
 
   ~Impl() {
@@ -212,6 +229,9 @@ struct Store::Impl {
         {&insert_override,
          "INSERT INTO overrides(account_id, action, degrade_mode, throttle, since, until, analyst, reason, wall_time) "
          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+        {&insert_export,
+         "INSERT INTO intel_exports(bundle_id, sha256, producer, recipient, collection, destination, key_ids, counts, "
+         "actor, wall_time) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
         {&save_checkpoint, "INSERT OR REPLACE INTO checkpoints(name, position, wall_time) VALUES(?1, ?2, ?3)"},
         {&appeal_exists, "SELECT 1 FROM appeals WHERE id = ?1"},
         {&begin, "BEGIN IMMEDIATE"},
@@ -297,6 +317,20 @@ struct Store::Impl {
       s.Bind(7, (*o)->analyst);
       s.Bind(8, (*o)->reason);
       s.Bind(9, (*o)->wall_time != 0 ? (*o)->wall_time : now);
+      if (Status st = Insert(s, job.ids); !st.ok()) return st;
+    } else if (auto* x = std::get_if<const ExportRecord*>(&job.what)) {
+      Stmt& s = insert_export;
+      const ExportRecord& e = **x;
+      s.Bind(1, e.bundle_id);
+      s.Bind(2, e.sha256);
+      s.Bind(3, e.producer);
+      s.Bind(4, e.recipient);
+      s.Bind(5, e.collection);
+      s.Bind(6, e.destination);
+      s.Bind(7, e.key_ids_json.empty() ? std::string_view("[]") : std::string_view(e.key_ids_json));
+      s.Bind(8, e.counts_json.empty() ? std::string_view("{}") : std::string_view(e.counts_json));
+      s.Bind(9, e.actor);
+      s.Bind(10, e.wall_time != 0 ? e.wall_time : now);
       if (Status st = Insert(s, job.ids); !st.ok()) return st;
     } else if (auto* c = std::get_if<const Checkpoint*>(&job.what)) {
       Stmt& s = save_checkpoint;
@@ -498,6 +532,12 @@ Result<int64_t> Store::AppendOverride(const OverrideRecord& o) {
   return impl_->SubmitOne(job);
 }
 
+Result<int64_t> Store::AppendExport(const ExportRecord& e) {
+  Job job;
+  job.what = &e;
+  return impl_->SubmitOne(job);
+}
+
 Status Store::SaveCheckpoint(const Checkpoint& c) {
   Job job;
   job.what = &c;
@@ -653,6 +693,34 @@ Result<std::vector<OverrideRecord>> Store::OverridesOfAccount(std::string_view a
   return out;
 }
 
+Result<std::vector<ExportRecord>> Store::Exports(size_t limit) const {
+  std::vector<ExportRecord> out;
+  std::lock_guard lock(impl_->reader_mu);
+  const Status st = Query(
+      impl_->reader, impl_->path,
+      "SELECT id, bundle_id, sha256, producer, recipient, collection, destination, key_ids, counts, actor, wall_time "
+      "FROM intel_exports ORDER BY id DESC LIMIT ?1",
+      [&](Stmt& s) { s.Bind(1, limit == 0 ? int64_t{-1} : int64_t(limit)); },
+      [&](const Stmt& s) {
+        ExportRecord e;
+        e.id = s.Int(0);
+        e.bundle_id = s.Text(1);
+        e.sha256 = s.Text(2);
+        e.producer = s.Text(3);
+        e.recipient = s.Text(4);
+        e.collection = s.Text(5);
+        e.destination = s.Text(6);
+        e.key_ids_json = s.Text(7);
+        e.counts_json = s.Text(8);
+        e.actor = s.Text(9);
+        e.wall_time = s.Int(10);
+        out.push_back(std::move(e));
+      });
+  if (!st.ok()) return st;
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 Result<std::optional<Checkpoint>> Store::LoadCheckpoint(std::string_view name) const {
   std::optional<Checkpoint> out;
   std::lock_guard lock(impl_->reader_mu);
@@ -670,7 +738,7 @@ Result<StoreCounts> Store::Counts() const {
   const Status st = Query(
       impl_->reader, impl_->path,
       "SELECT (SELECT count(*) FROM actions), (SELECT count(*) FROM appeals), (SELECT count(*) FROM appeal_events), "
-      "(SELECT count(*) FROM overrides), (SELECT count(*) FROM checkpoints)",
+      "(SELECT count(*) FROM overrides), (SELECT count(*) FROM checkpoints), (SELECT count(*) FROM intel_exports)",
       [](Stmt&) {},
       [&](const Stmt& s) {
         c.actions = s.Int(0);
@@ -678,6 +746,7 @@ Result<StoreCounts> Store::Counts() const {
         c.appeal_events = s.Int(2);
         c.overrides = s.Int(3);
         c.checkpoints = s.Int(4);
+        c.exports = s.Int(5);
       });
   if (!st.ok()) return st;
   return c;

@@ -1,7 +1,7 @@
 // The audit and case store: every change of an account's action, every
-// appeal and override, append-only in SQLite (WAL), plus the checkpoints a
-// restart resumes from. A write returns only once it is committed to disk;
-// concurrent writers share one transaction (group commit). Knows nothing of
+// appeal and override, every export of shared indicators, append-only in
+// SQLite (WAL), plus the checkpoints a restart resumes from. A write returns
+// only once it is committed to disk; concurrent writers share one transaction (group commit). Knows nothing of
 // policy or transport: records carry strings and JSON.
 #pragma once
 
@@ -19,7 +19,7 @@
 namespace moat::store {
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // One change of the action applied to an account.
 struct ActionRecord {
@@ -84,12 +84,29 @@ struct Checkpoint {
   EventTime wall_time = 0;  // 0 on save: the store's clock
 };
 
+// One bundle of shared indicators that left (moat intel export, or moat
+// serve's live export to its TAXII collection): what, to whom, when.
+struct ExportRecord {
+  int64_t id = 0;  // assigned on append
+  std::string bundle_id;
+  std::string sha256;       // of the bundle's bytes as sent
+  std::string producer;     // the identity the bundle speaks for
+  std::string recipient;    // the partner(s) it is for
+  std::string collection;   // TAXII collection id; empty for a file
+  std::string destination;  // the file written, or "taxii:<collection id>"
+  std::string key_ids_json;  // coalition key ids of its digests (JSON array)
+  std::string counts_json;   // objects by type, indicators by kind and marking (JSON object)
+  std::string actor;         // "moat intel export", "moat serve"
+  EventTime wall_time = 0;   // 0 on append: the store's clock
+};
+
 struct StoreCounts {
   int64_t actions = 0;
   int64_t appeals = 0;
   int64_t appeal_events = 0;
   int64_t overrides = 0;
   int64_t checkpoints = 0;
+  int64_t exports = 0;
 };
 
 enum class Durability : uint8_t {
@@ -131,6 +148,7 @@ class Store {
   // appeal id is an error.
   Result<int64_t> AppendAppealEvent(const AppealEvent& e);
   Result<int64_t> AppendOverride(const OverrideRecord& o);
+  Result<int64_t> AppendExport(const ExportRecord& e);
   Status SaveCheckpoint(const Checkpoint& c);
 
   // Queries (newest last unless said).
@@ -143,6 +161,8 @@ class Store {
   // and t < until: what serve reloads into the decision cache on restart.
   Result<std::vector<OverrideRecord>> ActiveOverrides(EventTime t) const;
   Result<std::vector<OverrideRecord>> OverridesOfAccount(std::string_view account_id) const;
+  // Exports, oldest first; `limit` 0: all, else the newest `limit`.
+  Result<std::vector<ExportRecord>> Exports(size_t limit = 0) const;
   Result<std::optional<Checkpoint>> LoadCheckpoint(std::string_view name) const;
   Result<StoreCounts> Counts() const;
 
