@@ -172,6 +172,24 @@ TEST_F(HttpsTest, TaxiiPushAndPullOverHttps) {
   EXPECT_EQ(client.retries(), 0u);
 }
 
+TEST_F(HttpsTest, TaxiiClientDoesNotRetryACertificateThatDoesNotVerify) {
+  StartServer(TlsOptions());
+  auto transport =
+      TaxiiHttpTransport("https://127.0.0.1:" + std::to_string(server_->port()), (dir_ / "other-cert.pem").string());
+  ASSERT_TRUE(transport.ok()) << transport.status().message();
+  intel::TaxiiClientOptions o;
+  o.collection = "0f0e0d0c-0b0a-4908-8706-050403020100";
+  int sleeps = 0;
+  o.sleep = [&sleeps](std::chrono::milliseconds) { ++sleeps; };
+  intel::TaxiiClient client(transport.value(), o);
+  auto pushed = client.Push(R"({"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[]})");
+  ASSERT_FALSE(pushed.ok());
+  EXPECT_NE(pushed.status().message().find("certificate verify failed"), std::string::npos)
+      << pushed.status().message();
+  EXPECT_EQ(client.retries(), 0u);
+  EXPECT_EQ(sleeps, 0);
+}
+
 TEST_F(HttpsTest, ClientRefusesAnUntrustedOrMisnamedCertificate) {
   StartServer(TlsOptions());
   const std::string where = "127.0.0.1:" + std::to_string(server_->port());

@@ -591,6 +591,8 @@ Result<HttpResult> TaxiiClient::Call(std::string_view method, const std::string&
       last_error = r.status().message();
       continue;
     }
+    if (r.value().status == 0)
+      return Status::Error("taxii: " + std::string(method) + " " + target + ": " + r.value().body);
     // A partner that is down or overloaded is retried; a refusal is final.
     if (r.value().status >= 500 || r.value().status == 429) {
       last_error = "HTTP " + std::to_string(r.value().status);

@@ -130,7 +130,9 @@ struct HttpResult {
   std::string body;
   std::string_view Header(std::string_view lower_name) const;
 };
-// Sends one request (target: path and query); an error means no answer.
+// Sends one request (target: path and query); an error means no answer and
+// is retried. An HttpResult with status 0 means no answer that a retry could
+// change (the partner's certificate does not verify): the body says why.
 using Transport = std::function<Result<HttpResult>(std::string_view method, std::string_view target,
                                                    std::string_view body, const HeaderList& headers)>;
 

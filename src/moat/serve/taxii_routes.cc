@@ -34,7 +34,14 @@ Result<intel::Transport> TaxiiHttpTransport(const std::string& url, const std::s
                                      std::string_view body,
                                      const intel::HeaderList& headers) -> Result<intel::HttpResult> {
     auto client = HttpClient::Connect(ep, std::chrono::seconds(30), ca_file);
-    if (!client.ok()) return client.status();
+    if (!client.ok()) {
+      // A certificate that does not verify, or a CA file that cannot be
+      // read, will not change on a retry: report it at once.
+      const std::string& why = client.status().message();
+      if (why.find("certificate verify failed") != std::string::npos || why.find("CA file") != std::string::npos)
+        return intel::HttpResult{0, {}, why};
+      return client.status();
+    }
     auto r = client.value()->Call(method, target, body, headers);
     if (!r.ok()) return r.status();
     intel::HttpResult out;
