@@ -369,6 +369,33 @@ TEST(IntelLive, FeedMatchesReachThePolicyAndTrustSurvivesARestart) {
   }
 }
 
+TEST(IntelLive, SightingsOfTheFeedGoBackToThePartners) {
+  auto taxii = intel::TaxiiServer::Open(TaxiiConfig(), [] { return ParseRfc3339("2026-03-01T00:00:00Z").value(); });
+  ASSERT_TRUE(taxii.ok());
+  LiveIntelOptions lo = ExportOptions();
+  lo.feed_path = Feed();
+  Running r = Open(FreshDataDir("sightings"), lo, taxii.value().get());
+  ASSERT_TRUE(r.service && r.live);
+  auto n = r.live->PublishSightingsNow();
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_GT(n.value(), 0u);
+  const std::string objects = CollectionObjects(*taxii.value());
+  size_t in_collection = 0;
+  for (size_t at = objects.find("\"type\":\"sighting\""); at != std::string::npos;
+       at = objects.find("\"type\":\"sighting\"", at + 1))
+    ++in_collection;
+  EXPECT_EQ(in_collection, n.value());
+  EXPECT_NE(objects.find("\"sighting_of_ref\":\"indicator--"), std::string::npos);
+  const auto exports = r.service->audit().Exports();
+  ASSERT_TRUE(exports.ok());
+  EXPECT_EQ(exports.value().size(), 1u);
+  // Nothing new seen: nothing published, nothing audited.
+  auto again = r.live->PublishSightingsNow();
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again.value(), 0u);
+  EXPECT_EQ(r.service->audit().Exports().value().size(), 1u);
+}
+
 TEST(IntelLive, RefusesAMisconfiguration) {
   ServiceOptions so;
   LiveIntelOptions no_key;

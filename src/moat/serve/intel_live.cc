@@ -116,6 +116,14 @@ void LiveIntel::Loop() {
                      r.value().published, r.value().campaigns, r.value().indicators, r.value().objects_added,
                      options_.collection.c_str(), r.value().bundle_id.c_str(), secs);
       }
+      if (has_feed()) {
+        auto n = PublishSightingsNow();
+        if (!n.ok())
+          std::fprintf(stderr, "moat serve: intel sightings: %s\n", n.status().message().c_str());
+        else if (n.value() > 0)
+          std::fprintf(stderr, "moat serve: intel sightings: %zu published to collection %s\n", n.value(),
+                       options_.collection.c_str());
+      }
     }
     if (Status st = SaveState(); !st.ok())
       std::fprintf(stderr, "moat serve: intel state: %s\n", st.message().c_str());
@@ -183,6 +191,31 @@ Result<LiveExportReport> LiveIntel::ExportNow() {
   ledger_.Record(changed, key, o);
   if (Status st = service_->audit().SaveCheckpoint({kLedgerCheckpoint, ledger_.Save(), 0}); !st.ok()) return st;
   return report;
+}
+
+Result<size_t> LiveIntel::PublishSightingsNow() {
+  if (!exporting() || !has_feed() || service_ == nullptr || taxii_ == nullptr)
+    return Status::Error("intel: sightings need the feed and the export collection");
+  const std::string producer = options_.export_options.producer;
+  intel::PartnerEvidenceSource* source = source_.get();
+  auto bundle = service_->OnEngine([source, &producer](engine::Engine&) { return source->SightingsBundle(producer); });
+  if (!bundle.ok()) return bundle.status();
+  // Through the same guard as any bundle that leaves.
+  if (Status st = intel::CheckBundle(bundle.value(), intel::RawValues{}); !st.ok()) return st;
+  auto summary = intel::SummarizeBundle(bundle.value());
+  if (!summary.ok()) return summary.status();
+  size_t sightings = 0;
+  for (const auto& [type, n] : summary.value().objects) sightings += type == "sighting" ? n : 0;
+  std::lock_guard lock(export_mu_);
+  const std::string digest = intel::Sha256Hex(bundle.value());
+  if (sightings == 0 || digest == published_sightings_digest_) return size_t{0};
+  auto added = taxii_->Publish(options_.collection, bundle.value());
+  if (!added.ok()) return added.status();
+  auto audit = RecordExport(service_->audit(), bundle.value(), producer, options_.recipient, options_.collection,
+                            "taxii:" + options_.collection, "moat serve");
+  if (!audit.ok()) return audit.status();
+  published_sightings_digest_ = digest;
+  return sightings;
 }
 
 Status LiveIntel::SaveState() {

@@ -81,6 +81,12 @@ class LiveIntel {
 
   // One export now (the thread calls this every interval).
   [[nodiscard]] Result<LiveExportReport> ExportNow();
+  // Sightings of the feed's indicators (local accounts that matched them)
+  // into the export collection, for the partners, when they changed since
+  // the last publish; also audited. Returns the sightings published (0 when
+  // unchanged). Needs both the feed and the export collection; the thread
+  // calls it after each export.
+  [[nodiscard]] Result<size_t> PublishSightingsNow();
   // Trust and ledger into the store.
   [[nodiscard]] Status SaveState();
   // The partners' trust as the engine has it now.
@@ -107,6 +113,7 @@ class LiveIntel {
   std::mutex export_mu_;  // one export (and ledger, and save) at a time
   intel::PublishLedger ledger_;
   std::string saved_trust_digest_;  // SHA-256 of the trust state last saved
+  std::string published_sightings_digest_;  // SHA-256 of the sightings bundle last published
 
   std::mutex mu_;
   std::condition_variable wake_;
