@@ -13,16 +13,10 @@
 
 #include "moat/degrade/detector.h"
 #include "moat/degrade/transform.h"
+#include "fuzz_check.h"
+
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                       \
-    }                                                                                     \
-  } while (0)
 
 using namespace moat::degrade;
 

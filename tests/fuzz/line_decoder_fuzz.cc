@@ -10,6 +10,8 @@
 
 #include "moat/core/exchange_json.h"
 #include "moat/ingest/line_decoder.h"
+#include "fuzz_check.h"
+
 
 namespace {
 
@@ -17,13 +19,6 @@ using moat::Exchange;
 using moat::Field;
 using moat::ingest::LineOutcome;
 
-#define FUZZ_CHECK(cond)                                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                        \
-    }                                                                      \
-  } while (0)
 
 bool SameStrings(const Exchange& a, const Exchange& b) {
   return a.account_id == b.account_id && a.request_id == b.request_id && a.org_id == b.org_id &&

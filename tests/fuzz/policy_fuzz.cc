@@ -9,16 +9,10 @@
 #include <string_view>
 
 #include "moat/policy/policy.h"
+#include "fuzz_check.h"
+
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                       \
-    }                                                                                     \
-  } while (0)
 
 // "fuzz.toml:<line>:<column>: " with both numbers positive.
 bool NamesLineAndColumn(const std::string& m) {
