@@ -13,68 +13,45 @@
 #include "moat/ingest/ingest.h"
 #include "moat/intel/bundle.h"
 #include "moat/intel/matcher.h"
-#include "moat/sim/simulate.h"
+#include "small_world.h"
 
 namespace moat::intel {
 namespace {
 
 namespace fs = std::filesystem;
 
-class CollectAll : public ExchangeSink {
- public:
-  void Consume(std::span<const Exchange> batch) override {
-    for (const Exchange& x : batch) {
-      accounts.insert(x.account_id);
-      if (!x.ip.empty()) ips.insert(x.ip);
-      if (!x.email_domain.empty()) domains.insert(x.email_domain);
-      if (x.prompt.size() >= 8) prompts.insert(x.prompt);
-    }
-  }
-  std::set<std::string> accounts, ips, domains, prompts;
-};
-
 struct World {
-  std::string dir, log, scan, bundle;
+  testing::SmallWorld base;
+  std::string scan, bundle;
   CoalitionKey key = KeyFromPassphrase("world-k1", "world test");
   size_t indicators = 0;
 };
 
-// One small world for every test here (simulating is the slow part).
+// The shared small world, scanned and exported once for every test here.
 const World& TheWorld() {
   static const World w = [] {
     World w;
-    w.dir = ::testing::TempDir() + "/intel_world";
-    fs::remove_all(w.dir);
-    fs::create_directories(w.dir);
-    sim::SimOptions so;
-    so.scenario = "seed";
-    so.scale = 0.08;
-    so.days = 2;
-    so.seed = 7;
-    so.corpora_dir = MOAT_SHARED_DIR "/corpora";
-    so.out_dir = w.dir;
-    auto sim = sim::Simulate(so);
-    EXPECT_TRUE(sim.ok()) << sim.status().message();
-    w.log = w.dir + "/log.jsonl";
-    w.scan = w.dir + "/scan";
+    w.base = testing::TheSmallWorld("intel_world");
+    const std::string& log = w.base.log;
+    w.scan = w.base.dir + "/scan";
     fs::create_directories(w.scan);
     engine::Engine engine{score::DetectorConfig{}};
     ingest::Quarantine discard;
-    const auto report = ingest::ReadAll({w.log}, ingest::IngestOptions{}, discard, engine);
+    const auto report = ingest::ReadAll({log}, ingest::IngestOptions{}, discard, engine);
     EXPECT_TRUE(report.errors.empty());
     engine.Finish();
     EXPECT_TRUE(engine.WriteVerdicts(w.scan).ok());
     ExportOptions o;
     o.producer = "provider-a";
     o.max_per_kind = 8;  // the schema validator takes ~50 ms per object
-    auto collected = Collect(w.scan, {w.log}, w.key, o);
+    auto collected = Collect(w.scan, {log}, w.key, o);
     EXPECT_TRUE(collected.ok()) << collected.status().message();
     if (!collected.ok()) return w;
     for (const auto& c : collected.value().campaigns) w.indicators += c.indicators.size();
     const std::string bundle = BuildBundle(collected.value().campaigns, w.key, o);
     const Status guard = CheckBundle(bundle, collected.value().raw);
     EXPECT_TRUE(guard.ok()) << guard.message();
-    w.bundle = w.dir + "/bundle.json";
+    w.bundle = w.base.dir + "/bundle.json";
     std::ofstream(w.bundle) << bundle;
     return w;
   }();
@@ -108,20 +85,16 @@ TEST(IntelWorld, BundleValidatesAgainstStixSchemas) {
   // The tool runs under its own interpreter line (Debian's python3 with
   // python3-jsonschema), whatever python3 comes first on PATH.
   if (std::system("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0) GTEST_SKIP() << "no python3-jsonschema";
-  const std::string cmd = tool + " " + w.bundle + " > " + w.dir + "/validate.txt 2>&1";
+  const std::string cmd = tool + " " + w.bundle + " > " + w.base.dir + "/validate.txt 2>&1";
   const int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << Slurp(w.dir + "/validate.txt");
+  EXPECT_EQ(rc, 0) << Slurp(w.base.dir + "/validate.txt");
 }
 
 TEST(IntelWorld, BundleHoldsNoRawValueOfTheInput) {
   const World& w = TheWorld();
-  CollectAll all;
-  ingest::Quarantine discard;
-  (void)ingest::ReadAll({w.log}, ingest::IngestOptions{}, discard, all);
-  ASSERT_GT(all.accounts.size(), 100u);
+  ASSERT_GT(w.base.accounts.size(), 100u);
   const std::string b = Slurp(w.bundle);
-  for (const auto* set : {&all.accounts, &all.ips, &all.domains, &all.prompts})
-    for (const std::string& v : *set) ASSERT_EQ(b.find(v), std::string::npos) << "leaked: " << v;
+  for (const std::string& v : w.base.raw) ASSERT_EQ(b.find(v), std::string::npos) << "leaked: " << v;
   EXPECT_EQ(b.find('@'), std::string::npos);
 }
 
@@ -141,7 +114,7 @@ TEST(IntelWorld, OwnTrafficMatchesOwnIndicators) {
     PartnerEvidenceSource& s_;
   } feed(src);
   ingest::Quarantine discard;
-  (void)ingest::ReadAll({w.log}, ingest::IngestOptions{}, discard, feed);
+  (void)ingest::ReadAll({w.base.log}, ingest::IngestOptions{}, discard, feed);
   EXPECT_GE(src.matched_accounts(), 3u);
 }
 

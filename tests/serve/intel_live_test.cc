@@ -20,7 +20,7 @@
 #include "moat/core/time.h"
 #include "moat/ingest/ingest.h"
 #include "moat/intel/stix_ids.h"
-#include "moat/sim/simulate.h"
+#include "../intel/small_world.h"
 
 namespace moat::serve {
 namespace {
@@ -40,51 +40,7 @@ std::string Slurp(const std::string& path) {
   return s.str();
 }
 
-// One small world for every test here (simulating is the slow part).
-struct World {
-  std::string dir, log;
-  std::set<std::string> raw;  // account ids, addresses, e-mail domains, prompts
-};
-
-class Gather : public ExchangeSink {
- public:
-  explicit Gather(World& w) : w_(w) {}
-  void Consume(std::span<const Exchange> batch) override {
-    for (const Exchange& x : batch) {
-      w_.raw.insert(x.account_id);
-      if (!x.ip.empty()) w_.raw.insert(x.ip);
-      if (!x.email_domain.empty()) w_.raw.insert(x.email_domain);
-      if (x.prompt.size() >= 8) w_.raw.insert(x.prompt);
-    }
-  }
-
- private:
-  World& w_;
-};
-
-const World& TheWorld() {
-  static const World w = [] {
-    World w;
-    w.dir = ::testing::TempDir() + "/intel_live_world";
-    fs::remove_all(w.dir);
-    fs::create_directories(w.dir);
-    sim::SimOptions so;
-    so.scenario = "seed";
-    so.scale = 0.08;
-    so.days = 2;
-    so.seed = 7;
-    so.corpora_dir = MOAT_SHARED_DIR "/corpora";
-    so.out_dir = w.dir;
-    auto sim = sim::Simulate(so);
-    EXPECT_TRUE(sim.ok()) << sim.status().message();
-    w.log = w.dir + "/log.jsonl";
-    Gather g(w);
-    ingest::Quarantine discard;
-    (void)ingest::ReadAll({w.log}, ingest::IngestOptions{}, discard, g);
-    return w;
-  }();
-  return w;
-}
+const intel::testing::SmallWorld& TheWorld() { return intel::testing::TheSmallWorld("intel_live_world"); }
 
 intel::TaxiiConfig TaxiiConfig() {
   intel::TaxiiConfig c;
