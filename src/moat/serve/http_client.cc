@@ -103,9 +103,11 @@ struct HttpClient::Impl {
 namespace {
 
 // Verifies against `ca_file` or the system store, and checks the server's
-// name; then shakes hands. Errors name the server.
+// name; then shakes hands. Errors name the server; `untrusted` is set when
+// a retry cannot help (no usable CA, or a certificate that does not verify).
 Status StartTls(HttpClient::Impl& impl, const Endpoint& endpoint, const std::string& ca_file,
-                const std::string& where) {
+                const std::string& where, bool& untrusted) {
+  untrusted = true;
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_verify_mode(asio::ssl::verify_peer);
@@ -134,10 +136,12 @@ Status StartTls(HttpClient::Impl& impl, const Endpoint& endpoint, const std::str
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
   }
   ec = impl.Run([&](auto done) { impl.tls->async_handshake(asio::ssl::stream_base::client, done); });
+  untrusted = false;
   if (!ec) return Status::Ok();
   std::string why = ec.message();
   if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
     why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    untrusted = true;
   }
   return Status::Error("http client: TLS handshake with " + where + " failed: " + why);
 }
@@ -149,7 +153,9 @@ HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const Endpoint& endpoint,
                                                         std::chrono::milliseconds timeout,
-                                                        const std::string& ca_file) {
+                                                        const std::string& ca_file, bool* untrusted) {
+  bool not_trusted = false;
+  if (untrusted != nullptr) *untrusted = false;
   auto impl = std::make_unique<Impl>();
   impl->timeout = timeout;
   boost::system::error_code ec;
@@ -160,7 +166,10 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const Endpoint& endpoint
   if (ec) return Status::Error("http client: cannot connect to " + where + ": " + ec.message());
   impl->socket.set_option(tcp::no_delay(true), ec);
   if (endpoint.tls) {
-    if (Status st = StartTls(*impl, endpoint, ca_file, where); !st.ok()) return st;
+    if (Status st = StartTls(*impl, endpoint, ca_file, where, not_trusted); !st.ok()) {
+      if (untrusted != nullptr) *untrusted = not_trusted;
+      return st;
+    }
   }
   impl->host = where;
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));

@@ -40,9 +40,11 @@ class HttpClient {
   // name the endpoint's host (DNS name or IP address). `timeout` bounds the
   // connect, the handshake and every later write and read (each Send and
   // Receive): on expiry the connection is closed and the call fails.
+  // `untrusted`, when given, says whether a failure was one no retry can
+  // mend: the CA file is unusable or the certificate does not verify.
   static Result<std::unique_ptr<HttpClient>> Connect(
       const Endpoint& endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(30),
-      const std::string& ca_file = {});
+      const std::string& ca_file = {}, bool* untrusted = nullptr);
   ~HttpClient();
 
   // Writes one request (Content-Length framing; Host and keep-alive set).

@@ -33,13 +33,11 @@ Result<intel::Transport> TaxiiHttpTransport(const std::string& url, const std::s
   intel::Transport t = [ep, ca_file](std::string_view method, std::string_view target,
                                      std::string_view body,
                                      const intel::HeaderList& headers) -> Result<intel::HttpResult> {
-    auto client = HttpClient::Connect(ep, std::chrono::seconds(30), ca_file);
+    bool untrusted = false;
+    auto client = HttpClient::Connect(ep, std::chrono::seconds(30), ca_file, &untrusted);
     if (!client.ok()) {
-      // A certificate that does not verify, or a CA file that cannot be
-      // read, will not change on a retry: report it at once.
-      const std::string& why = client.status().message();
-      if (why.find("certificate verify failed") != std::string::npos || why.find("CA file") != std::string::npos)
-        return intel::HttpResult{0, {}, why};
+      // A certificate that does not verify will not verify on a retry.
+      if (untrusted) return intel::HttpResult{0, {}, client.status().message()};
       return client.status();
     }
     auto r = client.value()->Call(method, target, body, headers);
