@@ -107,14 +107,10 @@ EvalReport RunWatermarkEval(const std::vector<AnswerDoc>& answers, const Waterma
   std::string marked, again;
   for (const AnswerDoc& doc : answers) {
     marked.clear();
-    MarkStats stats;
-    marker.Mark(doc.text, marking, marked, &stats);
-    report.corpus_mark.words += stats.words;
-    report.corpus_mark.eligible += stats.eligible;
-    report.corpus_mark.changed += stats.changed;
-    report.corpus_mark.capped += stats.capped;
+    const uint64_t capped_before = report.corpus_mark.capped;
+    marker.Mark(doc.text, marking, marked, &report.corpus_mark);
     report.pos_mismatches += PosMismatches(doc.text, marked, marker);
-    if (stats.capped != 0) continue;
+    if (report.corpus_mark.capped != capped_before) continue;
     again.clear();
     marker.Mark(marked, marking, again);
     report.not_idempotent += again != marked;

@@ -74,13 +74,14 @@ bool IsSentenceBreak(char c) { return c == '.' || c == '!' || c == '?' || c == '
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // The token before a unit, from the bytes between the previous unit and it
-// (marking never changes those) and the previous unit as it now stands.
-uint64_t TokenBefore(std::string_view gap, bool first_unit, std::string_view prev) {
+// (marking never changes those) and the previous unit as it now stands
+// (`prev_fp`: its fingerprint, which is also the slot's context).
+uint64_t TokenBefore(std::string_view gap, bool first_unit, uint64_t prev_fp) {
   static const uint64_t kStart = Fingerprint("START"), kComma = Fingerprint("COMMA"),
                         kNumber = Fingerprint("NUMBER"), kOther = Fingerprint("OTHER");
   size_t end = gap.size();
   while (end > 0 && (gap[end - 1] == ' ' || gap[end - 1] == '\t')) --end;
-  if (end == 0) return first_unit ? kStart : Fingerprint(prev);
+  if (end == 0) return first_unit ? kStart : prev_fp;
   if (IsDigit(gap[end - 1])) return kNumber;
   bool comma = false;
   for (size_t i = 0; i < end; ++i) {
@@ -131,10 +132,10 @@ uint8_t ValidMembers(const SynonymSet& set, std::string_view prev_lower) {
 // The tokens around a unit, read on first use.
 class LazyContext {
  public:
-  LazyContext(std::string_view gap, std::string_view rest, std::string_view prev, bool first_unit, bool lower_case)
-      : gap_(gap), rest_(rest), prev_(prev), first_unit_(first_unit), lower_case_(lower_case) {}
+  LazyContext(std::string_view gap, std::string_view rest, uint64_t prev_fp, bool first_unit, bool lower_case)
+      : gap_(gap), rest_(rest), prev_fp_(prev_fp), first_unit_(first_unit), lower_case_(lower_case) {}
   uint64_t before() {
-    if (!has_before_) before_ = TokenBefore(gap_, first_unit_, prev_), has_before_ = true;
+    if (!has_before_) before_ = TokenBefore(gap_, first_unit_, prev_fp_), has_before_ = true;
     return before_;
   }
   uint64_t after() {
@@ -148,7 +149,8 @@ class LazyContext {
   bool lower_case() const { return lower_case_; }
 
  private:
-  std::string_view gap_, rest_, prev_;
+  std::string_view gap_, rest_;
+  uint64_t prev_fp_;
   bool first_unit_, lower_case_;
   bool has_before_ = false, has_after_ = false, after_is_name_ = false;
   uint64_t before_ = 0, after_ = 0;
@@ -253,6 +255,7 @@ void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
     TextUnit unit{span[0].begin, span[0].end, {}, nullptr, 0, 1};
     const std::string_view word = text.substr(span[0].begin, span[0].end - span[0].begin);
     char* buf = buffers[current];
+    uint64_t context = 0;  // the previous unit's fingerprint, once the unit is a member
     // Is the unit at `begin..end` (lower-case `lower`) an eligible member, and which members fit there?
     const auto member = [&](std::string_view lower, size_t end, bool eligible) -> bool {
       if (!eligible || !table_.MayContain(lower)) return false;
@@ -263,10 +266,11 @@ void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
       const SynonymSet& set = table_.set(ref->set);
       uint8_t valid = ValidMembers(set, prev);
       if (!(valid >> ref->member & 1)) return false;
+      const uint64_t prev_fp = Fingerprint(prev);
       if (set.guarded) {
         // The unit's own member first: most guarded words fail there, and
         // the tokens around it are only read when a guard asks.
-        LazyContext ctx{text.substr(prev_end, span[0].begin - prev_end), text.substr(end), prev, first,
+        LazyContext ctx{text.substr(prev_end, span[0].begin - prev_end), text.substr(end), prev_fp, first,
                         shape == CaseShape::kLower};
         if (!set.Fits(ref->member, ctx)) return false;
         for (uint32_t i = 0; i < set.words.size(); ++i)
@@ -275,6 +279,7 @@ void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
       if (std::popcount(valid) < 2) return false;
       unit.ref = ref;
       unit.valid = valid;
+      context = prev_fp;
       unit.end = end;
       unit.lower = lower;
       return true;
@@ -305,7 +310,6 @@ void Watermarker::Scan(std::string_view text, OnUnit&& on_unit) const {
         is_member = member(lower, span[0].end, span[0].eligible);
       }
     }
-    const uint64_t context = is_member ? Fingerprint(prev) : 0;
     prev = on_unit(static_cast<const TextUnit&>(unit), context);
     prev_end = unit.end;
     first = false;
