@@ -353,11 +353,13 @@ TEST(Detector, ReferenceCorrectedTestIsHonestAndFindsTheMark) {
   // p-value must not fall below alpha more often than alpha.
   const Watermarker marker(Synonyms());
   const std::string text = MixedAnswer(), reference = LongAnswer() + " " + testing::DilutedAnswer();
+  ReferenceCounts counts(marker);
+  counts.Add(reference);
   size_t below = 0;
   for (uint64_t seed = 1; seed <= 1000; ++seed) {
     const KeyRing ring = ExperimentKeys(seed, 1);
     Detector d(marker, ring.Active());
-    d.AddReference(reference);
+    d.UseReference(&counts);
     d.Add(text);
     const Detection r = d.Finish();
     ASSERT_TRUE(r.has_reference);
@@ -367,8 +369,10 @@ TEST(Detector, ReferenceCorrectedTestIsHonestAndFindsTheMark) {
   EXPECT_GE(below, 1000 * 0.05 * 0.5);
   // Marked text against the unmarked reference.
   const WatermarkKey key = TestKey("marker", 9);
+  ReferenceCounts unmarked(marker);
+  unmarked.Add(text);
   Detector d(marker, {&key});
-  d.AddReference(text);
+  d.UseReference(&unmarked);
   d.Add(Mark(text, key));
   EXPECT_LT(d.Finish().reference_p, 1e-4);
   Detector plain(marker, {&key});

@@ -145,12 +145,12 @@ int RunDetect(const DetectArgs& args) {
   const degrade::Watermarker marker(synonyms.value());
   degrade::Detector doc(marker, active, args.min_occurrences), pooled(marker, active, args.min_occurrences);
   int rc = kExitOk;
+  degrade::ReferenceCounts reference(marker);
   for (const std::string& path : args.reference)
-    if (!ForEachDocument(path, args.jsonl_field, [&](std::string_view t, const std::string&) {
-          doc.AddReference(t);
-          pooled.AddReference(t);
-        }))
+    if (!ForEachDocument(path, args.jsonl_field, [&](std::string_view t, const std::string&) { reference.Add(t); }))
       rc = kExitBadInput;
+  doc.UseReference(&reference);
+  pooled.UseReference(&reference);
   if (!args.json) {
     std::printf("%-32s %7s %7s %8s %6s %7s %10s %7s %10s", "document", "tokens", "hits", "expected", "score", "z", "p",
                 "w.z", "w.p");

@@ -33,10 +33,10 @@ void Detector::Add(std::string_view text) {
   }
 }
 
-void Detector::AddReference(std::string_view text) {
+void ReferenceCounts::Add(std::string_view text) {
   scratch_.clear();
   marker_.Observe(text, scratch_);
-  for (const SlotObservation& o : scratch_) ++reference_[o.slot][o.observed];
+  for (const SlotObservation& o : scratch_) ++counts_[o.slot][o.observed];
 }
 
 void Detector::Clear() {
@@ -48,6 +48,7 @@ void Detector::Clear() {
 
 Detection Detector::Finish(double u) const {
   Detection d;
+  d.has_reference = reference_ != nullptr && !reference_->empty();
   d.occurrences = occurrences_;
   std::vector<uint32_t> kept;
   for (uint32_t i = 0; i < unique_.size(); ++i) {
@@ -81,15 +82,15 @@ Detection Detector::Finish(double u) const {
       sum += uses[choice] / n;
       mean += m1;
       variance += m2 - m1 * m1;
-      if (!reference_.empty()) {
+      if (d.has_reference) {
         // Reference shares with add-one smoothing: a slot the reference
         // never shows counts as uniform.
-        const auto it = reference_.find(o.slot);
+        const auto* counts = reference_->Find(o.slot);
         double r_total = k;
         std::array<double, kMaxSetSize> r{};
         for (uint32_t j = 0; j < kMaxSetSize; ++j)
           if (o.valid >> j & 1) {
-            r[j] = 1 + (it == reference_.end() ? 0 : it->second[j]);
+            r[j] = 1 + (counts == nullptr ? 0 : (*counts)[j]);
             r_total += r[j] - 1;
           }
         double d1 = 0, d2 = 0;
@@ -129,7 +130,6 @@ Detection Detector::Finish(double u) const {
   d.p_value = SidakCorrect(std::min(best_p, 1.0), keys_.size());
   d.p_randomized = SidakCorrect(std::min(best_rand, 1.0), keys_.size());
   d.weighted_p = SidakCorrect(std::min(best_weighted, 1.0), keys_.size());
-  d.has_reference = !reference_.empty();
   d.reference_p = SidakCorrect(std::min(best_reference, 1.0), keys_.size());
   return d;
 }

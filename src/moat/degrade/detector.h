@@ -28,7 +28,7 @@ struct KeyScore {
   // student's preferences show in the shares rather than in one draw.
   double weighted_z = 0;
   double weighted_p = 1;
-  // With reference text (AddReference): the same test on the difference
+  // With reference text (Detector::UseReference): the same test on the difference
   // between each member's share here and in the reference, so that a
   // member's natural popularity, which the key's choice is independent of,
   // no longer adds variance. Under the null the choice is still a uniform
@@ -48,6 +48,26 @@ struct Detection {
   double reference_p = 1;   // Sidak-corrected smallest reference_p (1 without reference)
   bool has_reference = false;
   double score() const { return slots == 0 ? 0.0 : static_cast<double>(per_key[best].counts.hits) / slots; }
+};
+
+// Member use per slot in text written without the key: the provider's own
+// model's unmarked answers to similar prompts, for the reference-corrected
+// test. Count once, share among detectors.
+class ReferenceCounts {
+ public:
+  explicit ReferenceCounts(const Watermarker& marker) : marker_(marker) {}
+  void Add(std::string_view text);
+  // Occurrences of each member in `slot`; nullptr when the slot never occurred.
+  const std::array<uint32_t, kMaxSetSize>* Find(uint64_t slot) const {
+    const auto it = counts_.find(slot);
+    return it == counts_.end() ? nullptr : &it->second;
+  }
+  bool empty() const { return counts_.empty(); }
+
+ private:
+  const Watermarker& marker_;
+  boost::unordered_flat_map<uint64_t, std::array<uint32_t, kMaxSetSize>> counts_;
+  std::vector<SlotObservation> scratch_;
 };
 
 // The slot keys of `texts` (what RestrictTo takes).
@@ -73,10 +93,9 @@ class Detector {
   // document for a per-document test, or for every document of a corpus
   // before Finish for a pooled one.
   void Add(std::string_view text);
-  // Counts member use in `text`, written without the key: the provider's
-  // own model's unmarked answers to similar prompts. Used by the
-  // reference-corrected test only; it never changes which slots are tested.
-  void AddReference(std::string_view text);
+  // Adds the reference-corrected test; `reference` must outlive Finish. It
+  // never changes which slots are tested. Null or empty: no such test.
+  void UseReference(const ReferenceCounts* reference) { reference_ = reference; }
 
   // `u` in [0, 1) breaks ties for the randomized p-value (derive it from the
   // document, e.g. a hash, to stay reproducible).
@@ -93,7 +112,7 @@ class Detector {
   std::vector<std::array<uint32_t, kMaxSetSize>> uses_;  // per unique slot: occurrences of each member
   std::vector<SlotObservation> scratch_;
   uint64_t occurrences_ = 0;
-  boost::unordered_flat_map<uint64_t, std::array<uint32_t, kMaxSetSize>> reference_;  // slot -> member counts
+  const ReferenceCounts* reference_ = nullptr;
 };
 
 }  // namespace moat::degrade

@@ -165,6 +165,10 @@ std::vector<RadioactivityRow> RunRadioactivity(const std::vector<AnswerDoc>& ans
   const std::vector<size_t> order = Shuffled(answers.size(), options.seed);
   std::vector<RadioactivityRow> rows;
   std::vector<std::string> marked(answers.size());
+  // The teacher's own unmarked answers: what a provider gets by sampling its
+  // model without the mark.
+  ReferenceCounts reference(marker);
+  for (const AnswerDoc& doc : answers) reference.Add(doc.text);
   for (double fraction : options.fractions) {
     RadioactivityRow row;
     row.fraction = fraction;
@@ -199,12 +203,8 @@ std::vector<RadioactivityRow> RunRadioactivity(const std::vector<AnswerDoc>& ans
     for (const auto& k : controls.keys()) control_keys.push_back(&k);
     Detector with_controls(marker, control_keys, options.min_occurrences);
     Detector served_controls(marker, control_keys, options.min_occurrences);
-    // The teacher's own unmarked answers: what a provider gets by sampling
-    // its model without the mark.
-    for (const AnswerDoc& doc : answers) {
-      with_marking.AddReference(doc.text);
-      with_controls.AddReference(doc.text);
-    }
+    with_marking.UseReference(&reference);
+    with_controls.UseReference(&reference);
     served_controls.RestrictTo(ServedSlots(marker, served));
     uint64_t state = options.seed * 1000003 + static_cast<uint64_t>(fraction * 1000);
     while (row.sample_words < options.sample_words) {
