@@ -47,6 +47,18 @@ void Common(JsonWriter& w, std::string_view type, const std::string& id, EventTi
   w.String(Ts(std::max(created, modified)));
 }
 
+// moat itself, the creator of the objects every bundle shares (attack
+// pattern, extension-definition).
+void MoatIdentity(JsonWriter& w, const std::string& id, EventTime fixed) {
+  w.BeginObject();
+  Common(w, "identity", id, fixed, fixed, "");
+  w.Key("name");
+  w.String("moat");
+  w.Key("identity_class");
+  w.String("system");
+  w.EndObject();
+}
+
 void Relationship(JsonWriter& w, const std::string& type, const std::string& source, const std::string& target,
                   EventTime created, EventTime modified, const std::string& producer, Tlp tlp) {
   w.BeginObject();
@@ -99,13 +111,7 @@ std::string ExtensionDefinitionEnvelope() {
   const EventTime fixed = ParseRfc3339(kMoatObjectsCreated).value();
   const std::string moat_identity = MoatIdentityId();
   const std::string ext = ExtensionDefinitionId();
-  w.BeginObject();
-  Common(w, "identity", moat_identity, fixed, fixed, "");
-  w.Key("name");
-  w.String("moat");
-  w.Key("identity_class");
-  w.String("system");
-  w.EndObject();
+  MoatIdentity(w, moat_identity, fixed);
   w.BeginObject();
   Common(w, "extension-definition", ext, fixed, fixed, moat_identity);
   w.Key("name");
@@ -168,13 +174,7 @@ std::string BuildBundle(const std::vector<CampaignIntel>& campaigns, const Coali
     w.EndObject();
   }
 
-  w.BeginObject();
-  Common(w, "identity", moat_identity, fixed, fixed, "");
-  w.Key("name");
-  w.String("moat");
-  w.Key("identity_class");
-  w.String("system");
-  w.EndObject();
+  MoatIdentity(w, moat_identity, fixed);
 
   w.BeginObject();
   Common(w, "identity", producer, fixed, fixed, "");
