@@ -609,54 +609,57 @@ Status Query(sqlite3* db, const std::string& path, const std::string& sql, Bind&
   return Status::Ok();
 }
 
+// Every row of a query, read as a T, on the reader connection under its lock.
+template <typename T, typename Bind, typename Read>
+Result<std::vector<T>> Rows(sqlite3* db, std::mutex& mu, const std::string& path, const std::string& sql, Bind&& bind,
+                            Read&& read) {
+  std::vector<T> out;
+  std::lock_guard lock(mu);
+  if (Status st = Query(db, path, sql, bind, [&](const Stmt& s) { out.push_back(read(s)); }); !st.ok()) return st;
+  return out;
+}
+
+// The same, newest last, for queries that take the newest rows first.
+template <typename T, typename Bind, typename Read>
+Result<std::vector<T>> RowsOldestFirst(sqlite3* db, std::mutex& mu, const std::string& path, const std::string& sql,
+                                       Bind&& bind, Read&& read) {
+  auto rows = Rows<T>(db, mu, path, sql, bind, read);
+  if (rows.ok()) std::reverse(rows.value().begin(), rows.value().end());
+  return rows;
+}
+
 }  // namespace
 
 Result<std::vector<ActionRecord>> Store::AccountHistory(std::string_view account_id, size_t limit) const {
-  std::vector<ActionRecord> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path,
+  return RowsOldestFirst<ActionRecord>(
+      impl_->reader, impl_->reader_mu, impl_->path,
       "SELECT id, account_id, old_action, new_action, rule, evidence, event_time, wall_time, actor "
       "FROM actions WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
       [&](Stmt& s) {
         s.Bind(1, account_id);
         s.Bind(2, limit == 0 ? int64_t{-1} : int64_t(limit));
       },
-      [&](const Stmt& s) { out.push_back(ReadAction(s)); });
-  if (!st.ok()) return st;
-  std::reverse(out.begin(), out.end());
-  return out;
+      ReadAction);
 }
 
 Result<std::vector<Appeal>> Store::AppealsByStatus(AppealStatus status) const {
-  std::vector<Appeal> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path, std::string(kAppealColumns) + "WHERE e.status = ?1 ORDER BY a.id",
-      [&](Stmt& s) { s.Bind(1, std::string_view(AppealStatusName(status))); },
-      [&](const Stmt& s) { out.push_back(ReadAppeal(s)); });
-  if (!st.ok()) return st;
-  return out;
+  return Rows<Appeal>(
+      impl_->reader, impl_->reader_mu, impl_->path, std::string(kAppealColumns) + "WHERE e.status = ?1 ORDER BY a.id",
+      [&](Stmt& s) { s.Bind(1, std::string_view(AppealStatusName(status))); }, ReadAppeal);
 }
 
 Result<std::vector<Appeal>> Store::AppealsOfAccount(std::string_view account_id) const {
-  std::vector<Appeal> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path, std::string(kAppealColumns) + "WHERE a.account_id = ?1 ORDER BY a.id",
-      [&](Stmt& s) { s.Bind(1, account_id); }, [&](const Stmt& s) { out.push_back(ReadAppeal(s)); });
-  if (!st.ok()) return st;
-  return out;
+  return Rows<Appeal>(impl_->reader, impl_->reader_mu, impl_->path,
+                      std::string(kAppealColumns) + "WHERE a.account_id = ?1 ORDER BY a.id",
+                      [&](Stmt& s) { s.Bind(1, account_id); }, ReadAppeal);
 }
 
 Result<std::vector<AppealEvent>> Store::AppealHistory(int64_t appeal_id) const {
-  std::vector<AppealEvent> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path,
+  return Rows<AppealEvent>(
+      impl_->reader, impl_->reader_mu, impl_->path,
       "SELECT id, appeal_id, status, actor, note, wall_time FROM appeal_events WHERE appeal_id = ?1 ORDER BY id",
       [&](Stmt& s) { s.Bind(1, appeal_id); },
-      [&](const Stmt& s) {
+      [](const Stmt& s) {
         AppealEvent e;
         e.id = s.Int(0);
         e.appeal_id = s.Int(1);
@@ -664,44 +667,32 @@ Result<std::vector<AppealEvent>> Store::AppealHistory(int64_t appeal_id) const {
         e.actor = s.Text(3);
         e.note = s.Text(4);
         e.wall_time = s.Int(5);
-        out.push_back(std::move(e));
+        return e;
       });
-  if (!st.ok()) return st;
-  return out;
 }
 
 Result<std::vector<OverrideRecord>> Store::ActiveOverrides(EventTime t) const {
-  std::vector<OverrideRecord> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path,
+  return Rows<OverrideRecord>(
+      impl_->reader, impl_->reader_mu, impl_->path,
       std::string(kOverrideColumns) +
           "o WHERE id = (SELECT max(id) FROM overrides o2 WHERE o2.account_id = o.account_id AND o2.since <= ?1) "
           "AND action != 'clear' AND ?1 < until ORDER BY account_id",
-      [&](Stmt& s) { s.Bind(1, t); }, [&](const Stmt& s) { out.push_back(ReadOverride(s)); });
-  if (!st.ok()) return st;
-  return out;
+      [&](Stmt& s) { s.Bind(1, t); }, ReadOverride);
 }
 
 Result<std::vector<OverrideRecord>> Store::OverridesOfAccount(std::string_view account_id) const {
-  std::vector<OverrideRecord> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path, std::string(kOverrideColumns) + "WHERE account_id = ?1 ORDER BY id",
-      [&](Stmt& s) { s.Bind(1, account_id); }, [&](const Stmt& s) { out.push_back(ReadOverride(s)); });
-  if (!st.ok()) return st;
-  return out;
+  return Rows<OverrideRecord>(impl_->reader, impl_->reader_mu, impl_->path,
+                              std::string(kOverrideColumns) + "WHERE account_id = ?1 ORDER BY id",
+                              [&](Stmt& s) { s.Bind(1, account_id); }, ReadOverride);
 }
 
 Result<std::vector<ExportRecord>> Store::Exports(size_t limit) const {
-  std::vector<ExportRecord> out;
-  std::lock_guard lock(impl_->reader_mu);
-  const Status st = Query(
-      impl_->reader, impl_->path,
+  return RowsOldestFirst<ExportRecord>(
+      impl_->reader, impl_->reader_mu, impl_->path,
       "SELECT id, bundle_id, sha256, producer, recipient, collection, destination, key_ids, counts, actor, wall_time "
       "FROM intel_exports ORDER BY id DESC LIMIT ?1",
       [&](Stmt& s) { s.Bind(1, limit == 0 ? int64_t{-1} : int64_t(limit)); },
-      [&](const Stmt& s) {
+      [](const Stmt& s) {
         ExportRecord e;
         e.id = s.Int(0);
         e.bundle_id = s.Text(1);
@@ -714,11 +705,8 @@ Result<std::vector<ExportRecord>> Store::Exports(size_t limit) const {
         e.counts_json = s.Text(8);
         e.actor = s.Text(9);
         e.wall_time = s.Int(10);
-        out.push_back(std::move(e));
+        return e;
       });
-  if (!st.ok()) return st;
-  std::reverse(out.begin(), out.end());
-  return out;
 }
 
 Result<std::optional<Checkpoint>> Store::LoadCheckpoint(std::string_view name) const {
